@@ -1,0 +1,122 @@
+import { ConnectionPool, type CloseOptions } from './connection-pool.js';
+import { ConnmanError } from './errors.js';
+import { PersistentConnection } from './persistent-connection.js';
+import type { PoolOptions } from './pool-options.js';
+import type { ConnectionCallbacks, ConnectionOptions, Endpoint } from './types.js';
+
+/** What `disconnect()` accepts: a connection, a pool, or a pool's name. */
+export type DisconnectTarget = PersistentConnection | ConnectionPool | string;
+
+/**
+ * The registry of pools and single persistent connections (connman's
+ * top-level API). Pool names are unique.
+ */
+export class Connman {
+  private readonly pools = new Map<string, ConnectionPool>();
+  private readonly singles = new Set<PersistentConnection>();
+
+  /** Names of the registered pools. */
+  get poolNames(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  /** Creates and registers a pool (nothing connects until `open()` or the first `acquire()`). */
+  createPool(name: string, options: Omit<PoolOptions, 'name'> & { name?: string } = {}): ConnectionPool {
+    if (options.name !== undefined && options.name !== name) {
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        `createPool('${name}') was given options named '${options.name}'; use one name.`,
+        { pool: name },
+      );
+    }
+    this.assertFreeName(name);
+    return this.addPool(new ConnectionPool({ ...options, name }));
+  }
+
+  /** Registers a pool built elsewhere. ERR_DUPLICATE_POOL if its name is taken. */
+  addPool(pool: ConnectionPool): ConnectionPool {
+    this.assertFreeName(pool.name);
+    this.pools.set(pool.name, pool);
+    pool.once('close', () => {
+      if (this.pools.get(pool.name) === pool) this.pools.delete(pool.name);
+    });
+    return pool;
+  }
+
+  /** The pool named `name`; ERR_UNKNOWN_POOL (listing the known names) otherwise. */
+  getPool(name: string): ConnectionPool {
+    const pool = this.pools.get(name);
+    if (pool === undefined) {
+      const known = this.poolNames;
+      throw new ConnmanError(
+        'ERR_UNKNOWN_POOL',
+        `No pool named '${name}'; ${known.length ? `registered pools: ${known.map((n) => `'${n}'`).join(', ')}` : 'no pool is registered'}.`,
+        { pool: name },
+      );
+    }
+    return pool;
+  }
+
+  /** True when a pool named `name` is registered. */
+  hasPool(name: string): boolean {
+    return this.pools.has(name);
+  }
+
+  /** Opens one persistent connection at once (connman's `connect`). */
+  connect(endpoint: Endpoint, callbacks?: ConnectionCallbacks, options?: ConnectionOptions): PersistentConnection {
+    const connection = new PersistentConnection(endpoint, callbacks, options);
+    this.singles.add(connection);
+    connection.once('close', () => this.singles.delete(connection));
+    return connection.connect();
+  }
+
+  /**
+   * A connection to `port` (and `host`, if given) or to a Unix socket path,
+   * among the single connections first, then the pools'.
+   */
+  getConnection(port: number | string, host?: string): PersistentConnection | undefined {
+    for (const connection of this.singles) {
+      const ep = connection.endpoint;
+      if (typeof port === 'string' ? ep.path === port : ep.port === port && (host === undefined || ep.host === host))
+        return connection;
+    }
+    for (const pool of this.pools.values()) {
+      const found = pool.getConnection(port, host);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** Ends one connection, or closes one pool (by object or name) and unregisters it. */
+  async disconnect(target: DisconnectTarget, options?: CloseOptions): Promise<void> {
+    if (target instanceof PersistentConnection) {
+      this.singles.delete(target);
+      return target.disconnect();
+    }
+    const pool = typeof target === 'string' ? this.getPool(target) : target;
+    this.pools.delete(pool.name);
+    return pool.close(options);
+  }
+
+  /** Ends every connection and closes every pool. */
+  async disconnectAll(options?: CloseOptions): Promise<void> {
+    const pools = [...this.pools.values()];
+    const singles = [...this.singles];
+    this.pools.clear();
+    this.singles.clear();
+    await Promise.all([
+      ...pools.map((pool) => pool.close(options)),
+      ...singles.map((connection) => connection.disconnect()),
+    ]);
+  }
+
+  private assertFreeName(name: string): void {
+    if (this.pools.has(name)) {
+      throw new ConnmanError(
+        'ERR_DUPLICATE_POOL',
+        `A pool named '${name}' already exists; pool names must be unique.`,
+        { pool: name },
+      );
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import { ConnmanError } from './errors.js';
+import {
+  CONNECTION_OPTION_KEYS,
+  MAX_TIMER_MILLIS,
+  OptionReader,
+  checkEndpoint,
+  resolveConnectionOptions,
+  type ResolvedConnectionOptions,
+} from './options.js';
+import type { PersistentConnection } from './persistent-connection.js';
+import type { ConnectionCallbacks, ConnectionOptions, ConnmanSocket, Endpoint, EndpointTls } from './types.js';
+
+/** Checks a connection before a lease on it is handed out: `false` (or a throw) replaces it. */
+export type ValidateFunction = (socket: ConnmanSocket, connection: PersistentConnection) => boolean | Promise<boolean>;
+
+/** Options of a {@link ConnectionPool}. Names follow generic-pool, tarn and HikariCP. */
+export interface PoolOptions extends ConnectionOptions {
+  /** Unique name of the pool. */
+  name: string;
+  /** Where to connect; several endpoints spread the connections and fail over. */
+  endpoints?: readonly Endpoint[];
+  /** Shorthand for a single endpoint: `host` and `port` (with `tls`), or `path`. */
+  host?: string;
+  port?: number;
+  path?: string;
+  tls?: EndpointTls;
+  /** Persistent connections opened by `open()` and kept for good. Default 1 (0 without endpoints). */
+  min?: number;
+  /** Upper bound on connections, those being created included. Default 10. */
+  max?: number;
+  /** A waiting `acquire()` rejects with ERR_ACQUIRE_TIMEOUT after this, in ms. Default 30000. */
+  acquireTimeoutMillis?: number;
+  /** More waiting acquires than this reject at once with ERR_TOO_MANY_WAITERS. Default 10000. */
+  maxWaitingClients?: number;
+  /** Connections above `min` idle this long are closed, in ms. Default 10000. */
+  idleTimeoutMillis?: number;
+  /** Connections are replaced after this (minus up to 10% jitter), never while leased, in ms. Default off. */
+  maxLifetimeMillis?: number;
+  /** Connect attempts of new connections in flight at once. Default 2. */
+  maxConcurrentCreates?: number;
+  /** Check before each lease; `false`, a throw or a timeout replaces the connection. */
+  validate?: ValidateFunction;
+  /** Bound on one asynchronous `validate`, in ms (the caller's deadline bounds it too). Default 5000. */
+  validateTimeoutMillis?: number;
+  /** Warn, with the acquiring stack, about a lease held longer than this, in ms. Default off. */
+  leakDetectionThresholdMillis?: number;
+  /** How often idle connections are checked for eviction, in ms. Default idleTimeoutMillis / 2, 10 to 1000. */
+  reapIntervalMillis?: number;
+  /** Bound on `open()` waiting for `min` connections, in ms. Default connectTimeoutMillis. */
+  openTimeoutMillis?: number;
+  /** Callbacks (connman's keys) run for every connection of the pool. */
+  callbacks?: ConnectionCallbacks;
+}
+
+/** Pool options with every default filled in. */
+export interface ResolvedPoolOptions {
+  name: string;
+  endpoints: readonly Endpoint[];
+  min: number;
+  max: number;
+  acquireTimeoutMillis: number;
+  maxWaitingClients: number;
+  idleTimeoutMillis: number;
+  maxLifetimeMillis: number;
+  maxConcurrentCreates: number;
+  validate: ValidateFunction | undefined;
+  validateTimeoutMillis: number;
+  leakDetectionThresholdMillis: number;
+  reapIntervalMillis: number;
+  openTimeoutMillis: number;
+  callbacks: ConnectionCallbacks | undefined;
+  connection: ResolvedConnectionOptions;
+}
+
+const POOL_KEYS: readonly string[] = [
+  'name',
+  'endpoints',
+  'host',
+  'port',
+  'path',
+  'tls',
+  'min',
+  'max',
+  'acquireTimeoutMillis',
+  'maxWaitingClients',
+  'idleTimeoutMillis',
+  'maxLifetimeMillis',
+  'maxConcurrentCreates',
+  'validate',
+  'validateTimeoutMillis',
+  'leakDetectionThresholdMillis',
+  'reapIntervalMillis',
+  'openTimeoutMillis',
+  'callbacks',
+  ...CONNECTION_OPTION_KEYS,
+];
+
+/** Validates every pool option up front; the error names the pool and the option. */
+export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ConnmanError('ERR_INVALID_OPTIONS', 'Pool options must be an object with at least a name.');
+  }
+  const name = options.name;
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ConnmanError(
+      'ERR_INVALID_OPTIONS',
+      `Invalid option 'name': expected a non-empty string naming the pool.`,
+    );
+  }
+  const scope = `pool '${name}'`;
+  const reader = new OptionReader(scope, options, name);
+  reader.onlyKeys(POOL_KEYS);
+
+  const endpoints = resolveEndpoints(reader, options);
+  const min = reader.int('min', endpoints.length > 0 ? 1 : 0, 0, 100_000);
+  const max = reader.int('max', Math.max(10, min), 1, 100_000);
+  if (min > max) reader.fail('min', `at most max (${max})`, min);
+  if (min > 0 && endpoints.length === 0) {
+    reader.fail(
+      'min',
+      '0 when the pool has no endpoints (give endpoints, host/port or path, or add connections with addConnection)',
+      min,
+    );
+  }
+  const connection = resolveConnectionOptions(reader);
+  const idleTimeoutMillis = reader.int('idleTimeoutMillis', 10_000, 0);
+  const callbacks = reader.object<ConnectionCallbacks>('callbacks');
+  return {
+    name,
+    endpoints,
+    min,
+    max,
+    acquireTimeoutMillis: reader.int('acquireTimeoutMillis', 30_000, 0),
+    maxWaitingClients: reader.int('maxWaitingClients', 10_000, 0, Number.MAX_SAFE_INTEGER),
+    idleTimeoutMillis,
+    maxLifetimeMillis: reader.optionalPositiveInt('maxLifetimeMillis'),
+    maxConcurrentCreates: reader.int('maxConcurrentCreates', 2, 1, 100_000),
+    validate: reader.fn('validate'),
+    validateTimeoutMillis: reader.int('validateTimeoutMillis', 5000, 1),
+    leakDetectionThresholdMillis: reader.optionalPositiveInt('leakDetectionThresholdMillis'),
+    reapIntervalMillis: reader.int(
+      'reapIntervalMillis',
+      Math.min(1000, Math.max(10, Math.floor(idleTimeoutMillis / 2))),
+      1,
+      MAX_TIMER_MILLIS,
+    ),
+    openTimeoutMillis: reader.int('openTimeoutMillis', connection.connectTimeoutMillis, 0),
+    callbacks,
+    connection,
+  };
+}
+
+function resolveEndpoints(reader: OptionReader, options: PoolOptions): readonly Endpoint[] {
+  const scope = reader.scope;
+  const hasShorthand = options.host !== undefined || options.port !== undefined || options.path !== undefined;
+  if (options.endpoints !== undefined) {
+    if (hasShorthand) reader.fail('endpoints', 'either endpoints or host/port/path, not both', 'both');
+    if (!Array.isArray(options.endpoints))
+      reader.fail('endpoints', 'an array of { host, port } or { path }', options.endpoints);
+    return Object.freeze(options.endpoints.map((ep, i) => checkEndpoint(scope, `endpoints[${i}]`, ep, reader.pool)));
+  }
+  if (!hasShorthand) {
+    if (options.tls !== undefined) reader.fail('tls', 'to come with host and port (or path)', options.tls);
+    return [];
+  }
+  const single =
+    options.path !== undefined
+      ? { path: options.path, tls: options.tls }
+      : { host: options.host, port: options.port, tls: options.tls };
+  const checked = checkEndpoint(scope, '', single, reader.pool);
+  return Object.freeze([checked]);
+}
