@@ -53,7 +53,8 @@ function describeValue(value: unknown): string {
     case 'bigint':
       return String(value);
     case 'string':
-      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+      // Never echo a string: it may be a key or a passphrase given in the wrong place.
+      return 'a string';
     case 'undefined':
       return 'undefined';
     case 'function':

@@ -1,4 +1,4 @@
-import type { NetConnectOpts, Socket } from 'node:net';
+import type { Socket, TcpNetConnectOpts } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions, TLSSocket } from 'node:tls';
 
 /** TLS options for an endpoint: `true` for defaults, or Node's `tls.connect` options. */
@@ -32,7 +32,7 @@ export type ConnmanSocket = Socket | TLSSocket;
  * ones the library owns (where to connect, and its timeouts).
  */
 export type SocketPassThroughOptions = Omit<
-  NetConnectOpts,
+  TcpNetConnectOpts,
   'host' | 'port' | 'path' | 'timeout' | 'noDelay' | 'keepAlive' | 'keepAliveInitialDelay'
 >;
 

@@ -10,3 +10,12 @@ export function next<T extends unknown[] = unknown[]>(
 ): Promise<T> {
   return new Promise((resolve) => (emitter as EventEmitter).once(event, (...args: unknown[]) => resolve(args as T)));
 }
+
+/** Waits, event by event, until `predicate()` holds (checked first, and after each `event`). */
+export async function until(
+  emitter: EventEmitter<any> | EventEmitter,
+  event: string,
+  predicate: () => boolean,
+): Promise<void> {
+  while (!predicate()) await next(emitter, event);
+}

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect } from '@jest/globals';
 import { createHook, type AsyncHook } from 'node:async_hooks';
 import type { ConnmanLogger } from '../../lib/index.js';
 
-const TRACKED = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'TLSWRAP', 'Timeout']);
+const TRACKED = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'Timeout']);
 const FOREIGN = /node_modules[\\/](jest-|@jest[\\/]|expect|ts-jest)/;
 
 /** Resources (sockets, servers, timers) created from now on and still alive. */
@@ -78,10 +78,22 @@ export function useScope(): TestScope {
 export class RecordingLogger implements ConnmanLogger {
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
+  private waiting: ((message: string) => void)[] = [];
   error(message: string): void {
     this.errors.push(message);
+    this.notify(message);
   }
   warn(message: string): void {
     this.warnings.push(message);
+    this.notify(message);
+  }
+  /** The next message logged (error or warning). */
+  nextMessage(): Promise<string> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  private notify(message: string): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve(message);
   }
 }
