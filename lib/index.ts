@@ -1,3 +1,10 @@
-// The public surface, chosen by hand. The core is framework-free; the Nest layer
-// lives beside it, and the Terminus health indicator on its own subpath.
+// The public surface, chosen by hand. The framework-free core is also served
+// alone at `nestjs-connman/core`; the Terminus indicator at `nestjs-connman/health`.
 export * from './core/index.js';
+export { ConnmanModule, type ConnmanModuleAsyncOptions } from './connman.module.js';
+export type { ConnmanModuleOptions } from './interfaces/connman-module-options.interface.js';
+export { InjectPool } from './decorators/inject-pool.decorator.js';
+export { OnConnect } from './decorators/on-connect.decorator.js';
+export { OnData } from './decorators/on-data.decorator.js';
+export { OnReset } from './decorators/on-reset.decorator.js';
+export { getPoolToken } from './utils/get-pool-token.util.js';

@@ -1,0 +1,2 @@
+// Subpath export `nestjs-connman/health`: the only module that loads @nestjs/terminus.
+export { ConnmanHealthIndicator, type ConnmanHealthOptions } from './connman.health-indicator.js';
