@@ -4,6 +4,8 @@ import type { ConnmanLogger } from '../../lib/index.js';
 
 const TRACKED = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'Timeout']);
 const FOREIGN = /node_modules[\\/](jest-|@jest[\\/]|expect|ts-jest)/;
+/** Node's own process-wide caches: the HTTP Date header timer (unref'd, 1 s). */
+const BENIGN = /\._storeHeader \(node:_http_outgoing/;
 
 /** Resources (sockets, servers, timers) created from now on and still alive. */
 class ResourceTracker {
@@ -11,7 +13,9 @@ class ResourceTracker {
   private readonly hook: AsyncHook = createHook({
     init: (id, type) => {
       if (!TRACKED.has(type)) return;
-      const stack = (new Error().stack ?? '')
+      const raw = new Error().stack ?? '';
+      if (BENIGN.test(raw)) return;
+      const stack = raw
         .split('\n')
         .slice(1)
         .filter((line) => !line.includes('node:internal') && !line.includes('node:async_hooks'))
