@@ -48,7 +48,10 @@ export class ConnmanLifecycle implements OnApplicationBootstrap, BeforeApplicati
         this.connman
           .getPool(name)
           .close({ timeoutMillis })
-          .catch((error: unknown) => this.logger.error(messages.closeFailed(name, describeError(error)))),
+          .then(
+            () => this.logger.log(messages.closed(name)),
+            (error: unknown) => this.logger.error(messages.closeFailed(name, describeError(error))),
+          ),
       ),
     );
   }

@@ -13,5 +13,6 @@ export const messages = {
     `ConnmanModule options need 'pools': an array of pool options (each with a unique 'name').`,
   bootstrapFailed: (pool: string, error: string): string =>
     `Pool '${pool}' could not open on application bootstrap: ${error}`,
+  closed: (pool: string): string => `Pool '${pool}' closed.`,
   closeFailed: (pool: string, error: string): string => `Pool '${pool}' did not close cleanly: ${error}`,
 };

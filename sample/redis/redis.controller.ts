@@ -1,0 +1,53 @@
+import {
+  BadGatewayException,
+  Controller,
+  Get,
+  GatewayTimeoutException,
+  HttpCode,
+  Param,
+  Post,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { isConnmanError } from '../../lib/index.js';
+import { RespError, type RespReply } from './resp.js';
+import { RedisService } from './redis.service.js';
+
+/** HTTP in front of the Redis client: every call either answers or fails with a clear status, never hangs. */
+@Controller()
+export class RedisController {
+  constructor(private readonly redis: RedisService) {}
+
+  @Get('ping')
+  async ping(): Promise<{ reply: RespReply }> {
+    return { reply: await this.call('PING') };
+  }
+
+  @Post('counter/:name')
+  @HttpCode(200)
+  async increment(@Param('name') name: string): Promise<{ name: string; value: RespReply }> {
+    return { name, value: await this.call('INCR', `sample:counter:${name}`) };
+  }
+
+  @Get('counter/:name')
+  async read(@Param('name') name: string): Promise<{ name: string; value: number }> {
+    return { name, value: Number((await this.call('GET', `sample:counter:${name}`)) ?? 0) };
+  }
+
+  @Get('stats')
+  stats(): object {
+    return { ...this.redis.pool.stats(), resetsSeen: this.redis.resets };
+  }
+
+  private async call(...args: string[]): Promise<RespReply> {
+    try {
+      return await this.redis.command(...args);
+    } catch (error) {
+      if (isConnmanError(error))
+        throw new ServiceUnavailableException(
+          `Redis is unreachable right now (${error.code}); the pool is reconnecting.`,
+        );
+      if (error instanceof RespError) throw new BadGatewayException(`Redis answered: ${error.message}`);
+      throw new GatewayTimeoutException((error as Error).message);
+    }
+  }
+}
