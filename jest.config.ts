@@ -10,7 +10,12 @@ const integration = process.env.CONNMAN_INTEGRATION === '1';
 const config: Config = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The README's examples import the package by name, as users do.
+    '^nestjs-connman$': '<rootDir>/lib/index.ts',
+    '^nestjs-connman/(core|health)$': '<rootDir>/lib/$1/index.ts',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   roots: [integration ? '<rootDir>/test/integration' : '<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],

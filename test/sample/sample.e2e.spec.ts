@@ -73,7 +73,7 @@ describe('the sample app', () => {
         cwd: root,
       },
     );
-    const env = { ...process.env, PORT: '0', NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', NO_COLOR: '1' };
     delete env.REDIS_URL;
     delete env.NODE_OPTIONS;
     const child = spawn(process.execPath, [resolve(outDir, 'sample/main.js')], {
