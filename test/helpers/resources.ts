@@ -2,6 +2,11 @@ import { afterEach, beforeEach, expect } from '@jest/globals';
 import { createHook, type AsyncHook } from 'node:async_hooks';
 import type { ConnmanLogger } from '../../lib/index.js';
 
+// The standard streams are created lazily on first access (stream.pipe() checks whether its
+// destination is process.stdout); create them now so that no test is charged with them.
+void process.stdout;
+void process.stderr;
+
 const TRACKED = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'Timeout']);
 const FOREIGN = /node_modules[\\/](jest-|@jest[\\/]|expect|ts-jest)/;
 /** Node's own process-wide caches: the HTTP Date header timer (unref'd, 1 s). */
