@@ -762,8 +762,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   /** Closes a connection for good (a pinned one is reset instead) and creates a replacement if needed. */
   private discard(slot: Slot, error: Error | undefined): void {
     if (slot.pinned) {
+      // Reconnects in place; connectionUp offers it again once the new socket is up.
+      this.removeIdle(slot);
       slot.conn.reset(error);
-      if (slot.conn.connected) this.offer(slot);
     } else {
       this.retire(slot, error);
     }

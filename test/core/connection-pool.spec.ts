@@ -488,6 +488,20 @@ describe('ConnectionPool', () => {
       expect(p.connections).toContain(conn);
     });
 
+    it('destroying a lease on an added connection reconnects it, and never lends the dying socket', async () => {
+      const upstream = await server();
+      const p = pool({ name: 'pinned', max: 1 });
+      const conn = p.addConnection(upstream.endpoint);
+      await conn.waitUntilConnected();
+      const lease = await p.acquire();
+      lease.destroy(new Error('protocol error'));
+      const next = await p.acquire();
+      expect(next.socket).not.toBe(lease.socket);
+      expect(lease.socket.destroyed).toBe(true);
+      expect(next.connection).toBe(conn);
+      next.release();
+    });
+
     it('spreads connections over several endpoints and fails over when one is down', async () => {
       const a = await server();
       const b = await server();
