@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-sample/**', '.test-build/**', 'coverage/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'dist-sample/**', '.test-build/**', '.bench-build/**', 'coverage/**', 'node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import { Backoff } from './backoff.js';
 import { ConnmanError, describeError, isError, toError } from './errors.js';
@@ -103,12 +104,19 @@ export class Slot {
   ) {}
 }
 
+/**
+ * A waiting acquire. Waiters with the pool's own timeout join the queue in
+ * deadline order and share one timer (armed for the oldest); only a per-call
+ * `timeoutMillis` gets a timer of its own.
+ */
 class Waiter implements QueueNode<Waiter> {
   prev: Waiter | undefined = undefined;
   next: Waiter | undefined = undefined;
   queued = false;
   settled = false;
+  /** Set only for a per-call timeout. */
   timer: NodeJS.Timeout | undefined = undefined;
+  /** `performance.now()` value at which the waiter times out. */
   deadline = 0;
 
   constructor(
@@ -208,6 +216,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   private creating = 0;
   private nextCreateAt = 0;
   private createTimer: NodeJS.Timeout | undefined;
+  /** The one timer of the waiters with the pool's own timeout, armed for the oldest deadline. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private tick = 0;
   private endpointCursor = 0;
@@ -626,14 +636,13 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   private enqueue(options: AcquireOptions | undefined): Promise<Lease> {
     let timeoutMillis = this.options.acquireTimeoutMillis;
+    let ownTimer = false;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
       if (options.timeoutMillis !== undefined) {
-        timeoutMillis = new OptionReader(`acquire() on pool '${this.name}'`, options, this.name).int(
-          'timeoutMillis',
-          0,
-          0,
-        );
+        const reader = new OptionReader(`acquire() on pool '${this.name}'`, options, this.name);
+        timeoutMillis = reader.int('timeoutMillis', 0, 0);
+        ownTimer = timeoutMillis !== this.options.acquireTimeoutMillis;
       }
       signal = options.signal;
       if (signal?.aborted) return Promise.reject(this.abortedError(signal));
@@ -650,8 +659,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     const stack = this.options.leakDetectionThresholdMillis !== 0 ? captureStack() : undefined;
     return new Promise<Lease>((resolve, reject) => {
       const waiter = new Waiter(resolve, reject, signal, timeoutMillis, stack);
-      if (this.options.validate !== undefined) waiter.deadline = Date.now() + timeoutMillis;
-      waiter.timer = setTimeout(this.onWaiterTimeout, timeoutMillis, waiter);
+      waiter.deadline = performance.now() + timeoutMillis;
+      if (ownTimer) waiter.timer = setTimeout(this.onWaiterTimeout, timeoutMillis, waiter);
+      else if (this.deadlineTimer === undefined) this.armDeadline(timeoutMillis);
       if (signal !== undefined) this.trackSignal(signal);
       this.waiters.push(waiter);
       this.serveIdle();
@@ -677,6 +687,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       this.idle.push(slot);
       return;
     }
+    if (this.waiters.size === 0) this.disarmDeadline();
     this.handOut(slot, waiter);
   }
 
@@ -704,7 +715,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       return;
     }
     waiter.settled = true;
-    clearTimeout(waiter.timer);
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     if (waiter.signal !== undefined) {
       this.untrackSignal(waiter.signal);
       if (waiter.signal.aborted) {
@@ -819,7 +830,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   private settleValidation(slot: Slot, waiter: Waiter | undefined, pending: PromiseLike<unknown>): void {
     let bound = this.options.validateTimeoutMillis;
-    if (waiter !== undefined) bound = Math.max(0, Math.min(bound, waiter.deadline - Date.now()));
+    if (waiter !== undefined) bound = Math.max(0, Math.min(bound, Math.ceil(waiter.deadline - performance.now())));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(resolve, bound, 'timeout');
@@ -886,22 +897,67 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   // ---- waiters: timeouts and abort signals ---------------------------------------
 
+  /** A waiter with a timeout of its own passed its deadline. */
   private readonly onWaiterTimeout = (waiter: Waiter): void => {
     if (waiter.settled) return;
+    this.timeOut(waiter, this.acquireTimeoutMessage(waiter.timeoutMillis));
+  };
+
+  private armDeadline(delay: number): void {
+    this.deadlineTimer = setTimeout(this.onDeadline, Math.max(0, Math.ceil(delay)));
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadlineTimer === undefined) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+  }
+
+  /**
+   * Rejects every waiter (with the pool's own timeout) whose deadline has
+   * passed, oldest first, then re-arms for the next one. For these waiters
+   * queue order is deadline order, so the walk stops at the first one in time.
+   */
+  private readonly onDeadline = (): void => {
+    this.deadlineTimer = undefined;
+    // libuv's loop clock may lag performance.now() by up to a millisecond.
+    const now = performance.now() + 1;
+    let message: string | undefined;
+    let waiter = this.waiters.first;
+    while (waiter !== undefined) {
+      const next = waiter.next;
+      if (waiter.timer === undefined) {
+        if (waiter.deadline > now) {
+          this.armDeadline(waiter.deadline - now + 1);
+          return;
+        }
+        message ??= this.acquireTimeoutMessage(waiter.timeoutMillis);
+        this.timeOut(waiter, message);
+      }
+      waiter = next;
+    }
+  };
+
+  private timeOut(waiter: Waiter, message: string): void {
     waiter.settled = true;
     this.waiters.remove(waiter);
     if (waiter.signal !== undefined) this.untrackSignal(waiter.signal);
+    // The stack would show only this timer callback, never the caller: skip capturing it.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const error = new ConnmanError('ERR_ACQUIRE_TIMEOUT', message, { pool: this.name, cause: this.lastError });
+    Error.stackTraceLimit = limit;
+    waiter.reject(error);
+  }
+
+  private acquireTimeoutMessage(timeoutMillis: number): string {
     const cause = this.lastError;
-    waiter.reject(
-      new ConnmanError(
-        'ERR_ACQUIRE_TIMEOUT',
-        `Timed out after ${waiter.timeoutMillis} ms waiting for a connection from pool '${this.name}' (${this.describeCounts()})` +
-          (cause ? `; last connect error: ${describeError(cause)}` : '') +
-          '. Release leases sooner, or raise max or acquireTimeoutMillis.',
-        { pool: this.name, cause },
-      ),
+    return (
+      `Timed out after ${timeoutMillis} ms waiting for a connection from pool '${this.name}' (${this.describeCounts()})` +
+      (cause ? `; last connect error: ${describeError(cause)}` : '') +
+      '. Release leases sooner, or raise max or acquireTimeoutMillis.'
     );
-  };
+  }
 
   /** One abort listener per signal, however many acquires share it. */
   private trackSignal(signal: AbortSignal): void {
@@ -929,7 +985,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       if (waiter.signal === signal && !waiter.settled) {
         waiter.settled = true;
         this.waiters.remove(waiter);
-        clearTimeout(waiter.timer);
+        if (waiter.timer !== undefined) clearTimeout(waiter.timer);
         waiter.reject(this.abortedError(signal));
       }
       waiter = next;
@@ -988,7 +1044,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     const waiters = this.openWaiters;
     this.openWaiters = [];
     for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
+      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
       waiter.resolve();
     }
   }
@@ -1024,11 +1080,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.poolState = 'closing';
     clearTimeout(this.createTimer);
     clearInterval(this.reaper);
+    this.disarmDeadline();
     // 2. Every waiter, and every open() still waiting, gets ERR_POOL_CLOSED.
     let waiter: Waiter | undefined;
     while ((waiter = this.waiters.shift()) !== undefined) {
       waiter.settled = true;
-      clearTimeout(waiter.timer);
+      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
       if (waiter.signal !== undefined) this.untrackSignal(waiter.signal);
       waiter.reject(this.closedError());
     }

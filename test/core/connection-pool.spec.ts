@@ -124,7 +124,7 @@ describe('ConnectionPool', () => {
       const error = await rejection(p.acquire());
       const took = Date.now() - started;
       expect(error.code).toBe('ERR_ACQUIRE_TIMEOUT');
-      expect(error.message).toMatch(/size 1\/1, leased 1, idle 0, waiting 0/);
+      expect(error.message).toMatch(/size 1\/1, leased 1, idle 0, waiting 1\)/);
       expect(error.cause).toBeUndefined();
       expect(took).toBeGreaterThanOrEqual(75);
       expect(took).toBeLessThan(1000);
@@ -139,6 +139,41 @@ describe('ConnectionPool', () => {
       const error = await rejection(p.acquire({ timeoutMillis: 20 }));
       expect(error.code).toBe('ERR_ACQUIRE_TIMEOUT');
       held.release();
+    });
+
+    it('times out waiters at their own deadlines, per-call and pool timeouts mixed, and serves the rest', async () => {
+      const upstream = await server();
+      const p = pool({ ...upstream.endpoint, min: 1, max: 1, acquireTimeoutMillis: 150 });
+      const held = await p.acquire();
+      const started = Date.now();
+      const order: string[] = [];
+      const track = (name: string, promise: Promise<Lease>) =>
+        promise.then(
+          (lease) => {
+            order.push(`${name}:served`);
+            lease.release();
+          },
+          (error: ConnmanError) =>
+            void order.push(`${name}:${error.code}@${Math.round((Date.now() - started) / 50) * 50}`),
+        );
+      const all = [
+        track('pool-a', p.acquire()),
+        track('own-50', p.acquire({ timeoutMillis: 50 })),
+        track('pool-b', p.acquire()),
+        track('own-100', p.acquire({ timeoutMillis: 100 })),
+        track('own-5000', p.acquire({ timeoutMillis: 5000 })),
+      ];
+      await Promise.all([all[0], all[1], all[2], all[3]]);
+      held.release();
+      await all[4];
+      expect(order).toEqual([
+        'own-50:ERR_ACQUIRE_TIMEOUT@50',
+        'own-100:ERR_ACQUIRE_TIMEOUT@100',
+        'pool-a:ERR_ACQUIRE_TIMEOUT@150',
+        'pool-b:ERR_ACQUIRE_TIMEOUT@150',
+        'own-5000:served',
+      ]);
+      expect(p.stats().waiting).toBe(0);
     });
 
     it('hands a released connection to the next waiter or to idle when its waiter already timed out; counts unchanged', async () => {

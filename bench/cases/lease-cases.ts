@@ -1,0 +1,282 @@
+import * as genericPool from 'generic-pool';
+import Jackpot from 'jackpot';
+import type { Socket } from 'node:net';
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Pool as TarnPool } from 'tarn';
+import { ConnectionPool } from '../../lib/index.js';
+import { opsPerSecond, result, sample, single, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
+import { HOST, connectSocket, echoServer, type BenchServer } from '../net.js';
+
+/** The pools under test, all over real loopback sockets to the same server. */
+interface Pools {
+  ours: ConnectionPool;
+  generic: genericPool.Pool<Socket>;
+  tarn: TarnPool<Socket>;
+  close(): Promise<void>;
+}
+
+async function makePools(server: BenchServer, max: number, extra: { acquireTimeoutMillis?: number; maxWaitingClients?: number } = {}): Promise<Pools> {
+  const ours = new ConnectionPool({
+    name: 'bench',
+    host: HOST,
+    port: server.port,
+    min: max,
+    max,
+    acquireTimeoutMillis: extra.acquireTimeoutMillis ?? 60_000,
+    maxWaitingClients: extra.maxWaitingClients ?? 10_000_000,
+  });
+  await ours.open();
+  const generic = genericPool.createPool<Socket>(
+    { create: () => connectSocket(server.port), destroy: async (s) => void s.destroy() },
+    { min: max, max, acquireTimeoutMillis: extra.acquireTimeoutMillis ?? 60_000 },
+  );
+  await generic.ready();
+  const tarn = new TarnPool<Socket>({
+    create: () => connectSocket(server.port),
+    destroy: (s) => void s.destroy(),
+    min: max,
+    max,
+    acquireTimeoutMillis: extra.acquireTimeoutMillis ?? 60_000,
+  });
+  // Fill tarn up to max before measuring.
+  const held = await Promise.all(Array.from({ length: max }, () => tarn.acquire().promise));
+  for (const s of held) tarn.release(s);
+  return {
+    ours,
+    generic,
+    tarn,
+    close: async () => {
+      await ours.close({ timeoutMillis: 0 });
+      await generic.drain();
+      await generic.clear();
+      await tarn.destroy();
+    },
+  };
+}
+
+/** Case 1: acquire + release with an idle connection available, one caller, pool max 10. */
+export async function cycle(flags: BenchFlags): Promise<CaseResult> {
+  const server = await echoServer();
+  const pools = await makePools(server, 10);
+  const jackpot = new Jackpot(10, () => net.connect({ port: server.port, host: HOST, noDelay: true }));
+  const n = flags.quick ? 50_000 : 500_000;
+  const rounds = flags.quick ? 3 : 7;
+  const warmup = flags.quick ? 1 : 2;
+  const { ours, generic, tarn } = pools;
+
+  const results: Record<string, Sample> = {};
+  results.baseline = await opsPerSecond(
+    async () => {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    },
+    n,
+    rounds,
+    warmup,
+  );
+  const oursSample = await opsPerSecond(
+    async () => {
+      for (let i = 0; i < n; i++) {
+        const lease = await ours.acquire();
+        lease.release();
+      }
+    },
+    n,
+    rounds,
+    warmup,
+  );
+  results['generic-pool'] = await opsPerSecond(
+    async () => {
+      for (let i = 0; i < n; i++) {
+        const socket = await generic.acquire();
+        void generic.release(socket);
+      }
+    },
+    n,
+    rounds,
+    warmup,
+  );
+  results.tarn = await opsPerSecond(
+    async () => {
+      for (let i = 0; i < n; i++) {
+        const socket = await tarn.acquire().promise;
+        tarn.release(socket);
+      }
+    },
+    n,
+    rounds,
+    warmup,
+  );
+  // jackpot has no exclusive borrow: pull() hands out any writable socket and nothing is given back.
+  results['jackpot (pull only)'] = await opsPerSecond(
+    async () => {
+      for (let i = 0; i < n; i++) await new Promise<Socket>((resolve, reject) => jackpot.pull((e, c) => (e ? reject(e) : resolve(c))));
+    },
+    n,
+    rounds,
+    warmup,
+  );
+  await pools.close();
+  for (const socket of jackpot.pool) socket.destroy();
+  await server.stop();
+  return result('cycle', 'acquire+release/s', 'higher', oursSample, results, [
+    `baseline is a bare \`await Promise.resolve()\` loop; ours reaches ${((oursSample.median / results.baseline.median) * 100).toFixed(0)}% of it`,
+  ]);
+}
+
+/** Case 2: 1,000 concurrent callers, pool max 10, each acquire, yield once, release. */
+export async function contended(flags: BenchFlags): Promise<CaseResult> {
+  const server = await echoServer();
+  const pools = await makePools(server, 10);
+  const callers = 1000;
+  const perCaller = flags.quick ? 20 : 200;
+  const rounds = flags.quick ? 3 : 7;
+  const { ours, generic, tarn } = pools;
+  type Acquire = () => Promise<() => void>;
+  const runners: Record<string, Acquire> = {
+    ours: async () => {
+      const lease = await ours.acquire();
+      return () => lease.release();
+    },
+    'generic-pool': async () => {
+      const socket = await generic.acquire();
+      return () => void generic.release(socket);
+    },
+    tarn: async () => {
+      const socket = await tarn.acquire().promise;
+      return () => tarn.release(socket);
+    },
+  };
+  const run = (acquire: Acquire) => async () => {
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (let i = 0; i < perCaller; i++) {
+          const release = await acquire();
+          await Promise.resolve();
+          release();
+        }
+      }),
+    );
+  };
+  const samples: Record<string, Sample> = {};
+  for (const [name, acquire] of Object.entries(runners)) samples[name] = await opsPerSecond(run(acquire), callers * perCaller, rounds, 1);
+
+  // Fairness, in a separate run so that timing does not perturb throughput.
+  const notes: string[] = [];
+  for (const [name, acquire] of Object.entries(runners)) {
+    const waits: number[] = [];
+    const grantOrder: number[] = [];
+    await Promise.all(
+      Array.from({ length: callers }, async (_, id) => {
+        const start = performance.now();
+        const release = await acquire();
+        waits.push(performance.now() - start);
+        grantOrder.push(id);
+        await Promise.resolve();
+        release();
+      }),
+    );
+    let outOfOrder = 0;
+    for (let i = 1; i < grantOrder.length; i++) if (grantOrder[i] < grantOrder[i - 1]) outOfOrder++;
+    const w = sample(waits);
+    const p99 = [...waits].sort((a, b) => a - b)[Math.floor(waits.length * 0.99)];
+    notes.push(`${name}: waits median ${w.median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${w.max.toFixed(2)} ms; grants out of FIFO order: ${outOfOrder}`);
+  }
+  await pools.close();
+  await server.stop();
+  const { ours: oursSample, ...peers } = samples;
+  return result('contended', 'acquire+release/s', 'higher', oursSample, peers, notes);
+}
+
+/**
+ * Case 3: cost per cycle with 10, 1,000 and 100,000 waiters queued (pool max 1:
+ * every release hands the connection to the oldest waiter), and the cost of
+ * 100,000 waiters timing out.
+ */
+export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
+  const server = await echoServer();
+  const sizes = [10, 1000, 100_000];
+  const cycles = flags.quick ? 30_000 : 200_000;
+  const rounds = flags.quick ? 1 : 3;
+  const perSize: Record<string, Record<number, Sample>> = { ours: {}, 'generic-pool': {}, tarn: {} };
+  for (const waiters of sizes) {
+    const pools = await makePools(server, 1);
+    const acquirers: Record<string, () => Promise<() => void>> = {
+      ours: async () => {
+        const lease = await pools.ours.acquire();
+        return () => lease.release();
+      },
+      'generic-pool': async () => {
+        const s = await pools.generic.acquire();
+        return () => void pools.generic.release(s);
+      },
+      tarn: async () => {
+        const s = await pools.tarn.acquire().promise;
+        return () => pools.tarn.release(s);
+      },
+    };
+    for (const [name, acquire] of Object.entries(acquirers)) {
+      const values: number[] = [];
+      for (let r = 0; r < rounds + 1; r++) {
+        let remaining = cycles;
+        const start = performance.now();
+        // `waiters` callers keep the queue at about `waiters` long until `cycles` handoffs are done.
+        await Promise.all(
+          Array.from({ length: waiters }, async () => {
+            while (remaining > 0) {
+              remaining--;
+              const release = await acquire();
+              release();
+            }
+          }),
+        );
+        const elapsed = performance.now() - start;
+        if (r > 0) values.push(cycles / (elapsed / 1000));
+      }
+      perSize[name][waiters] = sample(values);
+    }
+    await pools.close();
+  }
+
+  const rows: CaseResult[] = [];
+  const big = sizes[sizes.length - 1];
+  rows.push(
+    result(`waiters-scale (${big.toLocaleString('en-US')} waiters)`, 'handoffs/s', 'higher', perSize.ours[big], {
+      'ours with 10 waiters': perSize.ours[10],
+      'generic-pool': perSize['generic-pool'][big],
+      tarn: perSize.tarn[big],
+    }, sizes.map((s) => `at ${s} waiters: ours ${Math.round(perSize.ours[s].median)}/s, generic-pool ${Math.round(perSize['generic-pool'][s].median)}/s, tarn ${Math.round(perSize.tarn[s].median)}/s`)),
+  );
+
+  // 100,000 waiters timing out on an exhausted pool.
+  const count = flags.quick ? 20_000 : 100_000;
+  const timeouts: Record<string, Sample> = {};
+  for (const name of ['ours', 'generic-pool', 'tarn']) {
+    const pools = await makePools(server, 1, { acquireTimeoutMillis: 1 });
+    const hold = name === 'ours' ? await pools.ours.acquire() : undefined;
+    const heldGeneric = name === 'generic-pool' ? await pools.generic.acquire() : undefined;
+    const heldTarn = name === 'tarn' ? await pools.tarn.acquire().promise : undefined;
+    const start = performance.now();
+    const waits: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      if (name === 'ours') waits.push(pools.ours.acquire().catch(() => undefined));
+      else if (name === 'generic-pool') waits.push(pools.generic.acquire().catch(() => undefined));
+      else waits.push(pools.tarn.acquire().promise.catch(() => undefined));
+    }
+    await Promise.all(waits);
+    const elapsed = performance.now() - start;
+    timeouts[name] = single((elapsed * 1e6) / count);
+    hold?.release();
+    if (heldGeneric) await pools.generic.release(heldGeneric);
+    if (heldTarn) pools.tarn.release(heldTarn);
+    await pools.close();
+  }
+  const { ours: oursTimeouts, ...peerTimeouts } = timeouts;
+  rows.push(
+    result(`waiters-timeout (${count.toLocaleString('en-US')} waiters)`, 'ns per timed-out waiter', 'lower', oursTimeouts, peerTimeouts, [
+      'enqueue all, each with acquireTimeoutMillis 1, until the last rejection; includes the timers themselves',
+    ]),
+  );
+  await server.stop();
+  return rows;
+}

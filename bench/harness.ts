@@ -1,0 +1,117 @@
+import { performance } from 'node:perf_hooks';
+
+/** Command-line flags of `npm run bench`. */
+export interface BenchFlags {
+  quick: boolean;
+  json: boolean;
+  only: string[];
+}
+
+export function parseFlags(argv: string[]): BenchFlags {
+  const only = argv.filter((a) => !a.startsWith('--'));
+  return { quick: argv.includes('--quick'), json: argv.includes('--json'), only };
+}
+
+/** A measured value: the median of the rounds and their spread. */
+export interface Sample {
+  median: number;
+  min: number;
+  max: number;
+  rounds: number;
+}
+
+/** One row of the report. */
+export interface CaseResult {
+  name: string;
+  unit: string;
+  /** Whether a higher value is better (ops/s) or a lower one (ns, bytes, attempts). */
+  better: 'higher' | 'lower';
+  ours: number;
+  peers: Record<string, number>;
+  /** How many times better than each peer (higher is better, whatever the unit). */
+  ratios: Record<string, number>;
+  spread: Record<string, string>;
+  notes?: string[];
+}
+
+export function sample(values: number[]): Sample {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], rounds: values.length };
+}
+
+/** "±x%": half the min-max range relative to the median. */
+export function spreadOf(s: Sample): string {
+  if (s.median === 0) return '±0%';
+  return `±${((Math.max(s.max - s.median, s.median - s.min) / s.median) * 100).toFixed(1)}%`;
+}
+
+/**
+ * Runs `fn` (which performs `ops` operations) after `warmup` rounds, `rounds`
+ * times, and returns operations per second for each round.
+ */
+export async function opsPerSecond(fn: () => Promise<void> | void, ops: number, rounds: number, warmup: number): Promise<Sample> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const values: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const start = performance.now();
+    await fn();
+    const elapsed = performance.now() - start;
+    values.push(ops / (elapsed / 1000));
+  }
+  return sample(values);
+}
+
+/** Builds a result row; `ours` and each peer are samples of the same unit. */
+export function result(
+  name: string,
+  unit: string,
+  better: 'higher' | 'lower',
+  ours: Sample,
+  peers: Record<string, Sample>,
+  notes?: string[],
+): CaseResult {
+  const ratios: Record<string, number> = {};
+  const peerValues: Record<string, number> = {};
+  const spread: Record<string, string> = { ours: spreadOf(ours) };
+  for (const [peer, s] of Object.entries(peers)) {
+    peerValues[peer] = round(s.median);
+    spread[peer] = spreadOf(s);
+    ratios[peer] = round(better === 'higher' ? ours.median / s.median : s.median / Math.max(ours.median, Number.EPSILON), 2);
+  }
+  return { name, unit, better, ours: round(ours.median), peers: peerValues, ratios, spread, notes };
+}
+
+export function round(value: number, digits = value >= 100 ? 0 : 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export function single(value: number): Sample {
+  return { median: value, min: value, max: value, rounds: 1 };
+}
+
+/** A readable table of the results. */
+export function table(results: CaseResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`\n${r.name} (${r.unit}, ${r.better} is better)`);
+    lines.push(`  ${'ours'.padEnd(22)} ${fmt(r.ours).padStart(14)}  ${r.spread.ours ?? ''}`);
+    for (const [peer, value] of Object.entries(r.peers)) {
+      const ratio = r.ratios[peer];
+      lines.push(`  ${peer.padEnd(22)} ${fmt(value).padStart(14)}  ${(r.spread[peer] ?? '').padEnd(8)} ours is ${ratio}x`);
+    }
+    for (const note of r.notes ?? []) lines.push(`  note: ${note}`);
+  }
+  return lines.join('\n');
+}
+
+function fmt(value: number): string {
+  return value >= 1000 ? Math.round(value).toLocaleString('en-US') : String(value);
+}
+
+/** Lets pending I/O callbacks run. */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

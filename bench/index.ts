@@ -1,0 +1,35 @@
+import { cpus } from 'node:os';
+import { contended, cycle, waitersScale } from './cases/lease-cases.js';
+import { parseFlags, table, type BenchFlags, type CaseResult } from './harness.js';
+
+type Case = (flags: BenchFlags) => Promise<CaseResult | CaseResult[]>;
+
+const cases: Record<string, Case> = {
+  cycle,
+  contended,
+  'waiters-scale': waitersScale,
+};
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const selected = flags.only.length ? flags.only : Object.keys(cases);
+  const results: CaseResult[] = [];
+  for (const name of selected) {
+    const run = cases[name];
+    if (!run) throw new Error(`unknown case '${name}'; cases: ${Object.keys(cases).join(', ')}`);
+    if (!flags.json) process.stderr.write(`running ${name}...\n`);
+    const out = await run(flags);
+    results.push(...(Array.isArray(out) ? out : [out]));
+  }
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, quick: flags.quick };
+  if (flags.json) process.stdout.write(JSON.stringify({ machine, cases: results }) + '\n');
+  else process.stdout.write(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${flags.quick ? ' (quick)' : ''}\n${table(results)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
