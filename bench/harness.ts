@@ -51,7 +51,12 @@ export function spreadOf(s: Sample): string {
  * Runs `fn` (which performs `ops` operations) after `warmup` rounds, `rounds`
  * times, and returns operations per second for each round.
  */
-export async function opsPerSecond(fn: () => Promise<void> | void, ops: number, rounds: number, warmup: number): Promise<Sample> {
+export async function opsPerSecond(
+  fn: () => Promise<void> | void,
+  ops: number,
+  rounds: number,
+  warmup: number,
+): Promise<Sample> {
   for (let i = 0; i < warmup; i++) await fn();
   const values: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -78,7 +83,10 @@ export function result(
   for (const [peer, s] of Object.entries(peers)) {
     peerValues[peer] = round(s.median);
     spread[peer] = spreadOf(s);
-    ratios[peer] = round(better === 'higher' ? ours.median / s.median : s.median / Math.max(ours.median, Number.EPSILON), 2);
+    ratios[peer] = round(
+      better === 'higher' ? ours.median / s.median : s.median / Math.max(ours.median, Number.EPSILON),
+      2,
+    );
   }
   return { name, unit, better, ours: round(ours.median), peers: peerValues, ratios, spread, notes };
 }
@@ -100,7 +108,9 @@ export function table(results: CaseResult[]): string {
     lines.push(`  ${'ours'.padEnd(22)} ${fmt(r.ours).padStart(14)}  ${r.spread.ours ?? ''}`);
     for (const [peer, value] of Object.entries(r.peers)) {
       const ratio = r.ratios[peer];
-      lines.push(`  ${peer.padEnd(22)} ${fmt(value).padStart(14)}  ${(r.spread[peer] ?? '').padEnd(8)} ours is ${ratio}x`);
+      lines.push(
+        `  ${peer.padEnd(22)} ${fmt(value).padStart(14)}  ${(r.spread[peer] ?? '').padEnd(8)} ours is ${ratio}x`,
+      );
     }
     for (const note of r.notes ?? []) lines.push(`  note: ${note}`);
   }

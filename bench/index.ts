@@ -1,4 +1,9 @@
+import 'reflect-metadata';
 import { cpus } from 'node:os';
+import { echo } from './cases/echo.js';
+import { memory } from './cases/memory.js';
+import { reconnect } from './cases/reconnect.js';
+import { routing } from './cases/routing.js';
 import { contended, cycle, waitersScale } from './cases/lease-cases.js';
 import { parseFlags, table, type BenchFlags, type CaseResult } from './harness.js';
 
@@ -8,6 +13,10 @@ const cases: Record<string, Case> = {
   cycle,
   contended,
   'waiters-scale': waitersScale,
+  echo,
+  routing,
+  reconnect,
+  memory,
 };
 
 async function main(): Promise<void> {
@@ -21,9 +30,17 @@ async function main(): Promise<void> {
     const out = await run(flags);
     results.push(...(Array.isArray(out) ? out : [out]));
   }
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, quick: flags.quick };
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    quick: flags.quick,
+  };
   if (flags.json) process.stdout.write(JSON.stringify({ machine, cases: results }) + '\n');
-  else process.stdout.write(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${flags.quick ? ' (quick)' : ''}\n${table(results)}\n`);
+  else
+    process.stdout.write(
+      `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${flags.quick ? ' (quick)' : ''}\n${table(results)}\n`,
+    );
 }
 
 main().then(

@@ -16,7 +16,11 @@ interface Pools {
   close(): Promise<void>;
 }
 
-async function makePools(server: BenchServer, max: number, extra: { acquireTimeoutMillis?: number; maxWaitingClients?: number } = {}): Promise<Pools> {
+async function makePools(
+  server: BenchServer,
+  max: number,
+  extra: { acquireTimeoutMillis?: number; maxWaitingClients?: number } = {},
+): Promise<Pools> {
   const ours = new ConnectionPool({
     name: 'bench',
     host: HOST,
@@ -60,9 +64,9 @@ export async function cycle(flags: BenchFlags): Promise<CaseResult> {
   const server = await echoServer();
   const pools = await makePools(server, 10);
   const jackpot = new Jackpot(10, () => net.connect({ port: server.port, host: HOST, noDelay: true }));
-  const n = flags.quick ? 50_000 : 500_000;
+  const n = flags.quick ? 100_000 : 500_000;
   const rounds = flags.quick ? 3 : 7;
-  const warmup = flags.quick ? 1 : 2;
+  const warmup = flags.quick ? 2 : 3;
   const { ours, generic, tarn } = pools;
 
   const results: Record<string, Sample> = {};
@@ -110,7 +114,8 @@ export async function cycle(flags: BenchFlags): Promise<CaseResult> {
   // jackpot has no exclusive borrow: pull() hands out any writable socket and nothing is given back.
   results['jackpot (pull only)'] = await opsPerSecond(
     async () => {
-      for (let i = 0; i < n; i++) await new Promise<Socket>((resolve, reject) => jackpot.pull((e, c) => (e ? reject(e) : resolve(c))));
+      for (let i = 0; i < n; i++)
+        await new Promise<Socket>((resolve, reject) => jackpot.pull((e, c) => (e ? reject(e) : resolve(c))));
     },
     n,
     rounds,
@@ -129,8 +134,9 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
   const server = await echoServer();
   const pools = await makePools(server, 10);
   const callers = 1000;
-  const perCaller = flags.quick ? 20 : 200;
+  const perCaller = flags.quick ? 100 : 300;
   const rounds = flags.quick ? 3 : 7;
+  const warmup = flags.quick ? 2 : 3;
   const { ours, generic, tarn } = pools;
   type Acquire = () => Promise<() => void>;
   const runners: Record<string, Acquire> = {
@@ -159,7 +165,8 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
     );
   };
   const samples: Record<string, Sample> = {};
-  for (const [name, acquire] of Object.entries(runners)) samples[name] = await opsPerSecond(run(acquire), callers * perCaller, rounds, 1);
+  for (const [name, acquire] of Object.entries(runners))
+    samples[name] = await opsPerSecond(run(acquire), callers * perCaller, rounds, warmup);
 
   // Fairness, in a separate run so that timing does not perturb throughput.
   const notes: string[] = [];
@@ -180,7 +187,9 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
     for (let i = 1; i < grantOrder.length; i++) if (grantOrder[i] < grantOrder[i - 1]) outOfOrder++;
     const w = sample(waits);
     const p99 = [...waits].sort((a, b) => a - b)[Math.floor(waits.length * 0.99)];
-    notes.push(`${name}: waits median ${w.median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${w.max.toFixed(2)} ms; grants out of FIFO order: ${outOfOrder}`);
+    notes.push(
+      `${name}: waits median ${w.median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${w.max.toFixed(2)} ms; grants out of FIFO order: ${outOfOrder}`,
+    );
   }
   await pools.close();
   await server.stop();
@@ -241,11 +250,21 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
   const rows: CaseResult[] = [];
   const big = sizes[sizes.length - 1];
   rows.push(
-    result(`waiters-scale (${big.toLocaleString('en-US')} waiters)`, 'handoffs/s', 'higher', perSize.ours[big], {
-      'ours with 10 waiters': perSize.ours[10],
-      'generic-pool': perSize['generic-pool'][big],
-      tarn: perSize.tarn[big],
-    }, sizes.map((s) => `at ${s} waiters: ours ${Math.round(perSize.ours[s].median)}/s, generic-pool ${Math.round(perSize['generic-pool'][s].median)}/s, tarn ${Math.round(perSize.tarn[s].median)}/s`)),
+    result(
+      `waiters-scale (${big.toLocaleString('en-US')} waiters)`,
+      'handoffs/s',
+      'higher',
+      perSize.ours[big],
+      {
+        'ours with 10 waiters': perSize.ours[10],
+        'generic-pool': perSize['generic-pool'][big],
+        tarn: perSize.tarn[big],
+      },
+      sizes.map(
+        (s) =>
+          `at ${s} waiters: ours ${Math.round(perSize.ours[s].median)}/s, generic-pool ${Math.round(perSize['generic-pool'][s].median)}/s, tarn ${Math.round(perSize.tarn[s].median)}/s`,
+      ),
+    ),
   );
 
   // 100,000 waiters timing out on an exhausted pool.
@@ -273,9 +292,14 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
   }
   const { ours: oursTimeouts, ...peerTimeouts } = timeouts;
   rows.push(
-    result(`waiters-timeout (${count.toLocaleString('en-US')} waiters)`, 'ns per timed-out waiter', 'lower', oursTimeouts, peerTimeouts, [
-      'enqueue all, each with acquireTimeoutMillis 1, until the last rejection; includes the timers themselves',
-    ]),
+    result(
+      `waiters-timeout (${count.toLocaleString('en-US')} waiters)`,
+      'ns per timed-out waiter',
+      'lower',
+      oursTimeouts,
+      peerTimeouts,
+      ['enqueue all, each with acquireTimeoutMillis 1, until the last rejection; includes the timers themselves'],
+    ),
   );
   await server.stop();
   return rows;
