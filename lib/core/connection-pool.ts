@@ -119,13 +119,27 @@ class Waiter implements QueueNode<Waiter> {
   /** `performance.now()` value at which the waiter times out. */
   deadline = 0;
 
+  resolve: (lease: Lease) => void = noop;
+  reject: (error: Error) => void = noop;
+
   constructor(
-    readonly resolve: (lease: Lease) => void,
-    readonly reject: (error: Error) => void,
     readonly signal: AbortSignal | undefined,
     readonly timeoutMillis: number,
     readonly stack: string | undefined,
   ) {}
+}
+
+function noop(): void {}
+
+/*
+ * The executor of a waiter's promise, shared by all: it runs synchronously
+ * inside `new Promise`, so the waiter being built is handed over in a
+ * module variable instead of a closure allocated per waiting acquire.
+ */
+let capturing: Waiter | undefined;
+function captureResolvers(resolve: (lease: Lease) => void, reject: (error: Error) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
 }
 
 interface SignalEntry {
@@ -581,6 +595,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       ).unref();
     }
     this.emit(first ? 'connect' : 'reconnect', conn);
+    // The peer is back: siblings waiting out a backoff delay to it retry now (spread over the floor).
+    const window = this.options.connection.backoff.initialDelayMillis;
+    for (const other of this.ring)
+      if (other !== slot && other.conn.endpoint === conn.endpoint) other.conn.retrySoon(window);
     if (slot.lease === undefined && !slot.busy && !slot.retired) this.offer(slot);
     this.settleOpenWaiters();
     this.pump();
@@ -657,16 +675,18 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       );
     }
     const stack = this.options.leakDetectionThresholdMillis !== 0 ? captureStack() : undefined;
-    return new Promise<Lease>((resolve, reject) => {
-      const waiter = new Waiter(resolve, reject, signal, timeoutMillis, stack);
-      waiter.deadline = performance.now() + timeoutMillis;
-      if (ownTimer) waiter.timer = setTimeout(this.onWaiterTimeout, timeoutMillis, waiter);
-      else if (this.deadlineTimer === undefined) this.armDeadline(timeoutMillis);
-      if (signal !== undefined) this.trackSignal(signal);
-      this.waiters.push(waiter);
-      this.serveIdle();
-      this.pump();
-    });
+    const waiter = new Waiter(signal, timeoutMillis, stack);
+    capturing = waiter;
+    const promise = new Promise<Lease>(captureResolvers);
+    capturing = undefined;
+    waiter.deadline = performance.now() + timeoutMillis;
+    if (ownTimer) waiter.timer = setTimeout(this.onWaiterTimeout, timeoutMillis, waiter);
+    else if (this.deadlineTimer === undefined) this.armDeadline(timeoutMillis);
+    if (signal !== undefined) this.trackSignal(signal);
+    this.waiters.push(waiter);
+    this.serveIdle();
+    this.pump();
+    return promise;
   }
 
   /** Hands idle connections to waiters (only needed while validation runs). */

@@ -78,6 +78,33 @@ class Context implements ConnectionContext {
 const CONNECTION_KEYS: readonly string[] = CONNECTION_OPTION_KEYS;
 const LINGER_MILLIS = 1000;
 
+/*
+ * Socket listeners are module-level functions that find their connection
+ * through a symbol on the socket: no closures per socket, whatever the number
+ * of connections and reconnections.
+ */
+const kOwner = Symbol('connman.connection');
+type OwnedSocket = ConnmanSocket & { [kOwner]: PersistentConnection };
+
+function onSocketReady(this: OwnedSocket): void {
+  this[kOwner].socketReady(this);
+}
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[kOwner].socketError(this, error);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[kOwner].socketEnd(this);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kOwner].socketClosed(this);
+}
+function onConnectTimeout(connection: PersistentConnection): void {
+  connection.connectTimedOut();
+}
+function onRetryDue(connection: PersistentConnection): void {
+  connection.retryDue();
+}
+
 /**
  * One socket kept alive to one endpoint (or several, in fail-over order).
  * On any loss it reports a reset and reconnects with exponential backoff and
@@ -108,7 +135,11 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   private closed: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
   private failure: Error | undefined;
+  /** The first error the current socket reported. */
+  private socketFailure: Error | undefined;
+  private attemptEndpoint: Endpoint;
   private attemptsMade = 0;
+  private retryDueAt = 0;
 
   /**
    * @param endpoint where to connect; several endpoints are tried in turn (fail-over)
@@ -142,7 +173,8 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     this.owner = internal?.owner;
     this.backoff = new Backoff(this.options.backoff, internal?.random);
     this.endpointIndex = (internal?.endpointOffset ?? 0) % this.endpoints.length;
-    this.context = new Context(this.owner?.poolName, this, this.endpoints[this.endpointIndex]);
+    this.attemptEndpoint = this.endpoints[this.endpointIndex];
+    this.context = new Context(this.owner?.poolName, this, this.attemptEndpoint);
     if (callbacks !== undefined) this.addCallbacks(callbacks);
   }
 
@@ -301,41 +333,58 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   private attempt(): void {
     this.retryTimer = undefined;
     const endpoint = this.endpoints[this.endpointIndex];
+    this.attemptEndpoint = endpoint;
     this.context.endpoint = endpoint;
     this.connectionState = 'connecting';
     this.attemptsMade++;
-    let socket: ConnmanSocket;
+    this.socketFailure = undefined;
+    let socket: OwnedSocket;
     try {
-      socket = this.openSocket(endpoint);
+      socket = this.openSocket(endpoint) as OwnedSocket;
     } catch (error) {
       // Options that net/tls reject synchronously: a failed attempt like any other.
       this.afterSocket(undefined, toError(error), endpoint);
       return;
     }
+    socket[kOwner] = this;
     this.current = socket;
-    let failure: Error | undefined;
-    socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => this.socketReady(socket, endpoint));
-    socket.on('error', (error: Error) => {
-      failure ??= error;
-    });
-    socket.once('end', () => {
-      // The peer sent FIN: never leave a half-open socket behind.
-      failure ??= new ConnmanError('ERR_CONNECTION_CLOSED', `${describeEndpoint(endpoint)} closed the connection.`, {
-        pool: this.context.pool,
-      });
-      socket.destroy();
-    });
-    socket.once('close', () => this.socketClosed(socket, failure, endpoint));
+    socket.once(endpoint.tls ? 'secureConnect' : 'connect', onSocketReady);
+    socket.on('error', onSocketError);
+    socket.once('end', onSocketEnd);
+    socket.once('close', onSocketClose);
     socket.on('data', this.onData);
-    this.attemptTimer = setTimeout(() => {
-      socket.destroy(
-        new ConnmanError(
-          'ERR_CONNECT_TIMEOUT',
-          `Connecting to ${describeEndpoint(endpoint)} took longer than connectTimeoutMillis (${this.options.connectTimeoutMillis} ms).`,
-          { pool: this.context.pool },
-        ),
+    this.attemptTimer = setTimeout(onConnectTimeout, this.options.connectTimeoutMillis, this);
+  }
+
+  /** @internal */
+  connectTimedOut(): void {
+    this.attemptTimer = undefined;
+    this.current?.destroy(
+      new ConnmanError(
+        'ERR_CONNECT_TIMEOUT',
+        `Connecting to ${describeEndpoint(this.attemptEndpoint)} took longer than connectTimeoutMillis (${this.options.connectTimeoutMillis} ms).`,
+        { pool: this.context.pool },
+      ),
+    );
+  }
+
+  /** @internal */
+  socketError(socket: ConnmanSocket, error: Error): void {
+    if (socket === this.current) this.socketFailure ??= error;
+  }
+
+  /** @internal The peer sent FIN: never leave a half-open socket behind. */
+  socketEnd(socket: ConnmanSocket): void {
+    if (socket === this.current) {
+      this.socketFailure ??= new ConnmanError(
+        'ERR_CONNECTION_CLOSED',
+        `${describeEndpoint(this.attemptEndpoint)} closed the connection.`,
+        {
+          pool: this.context.pool,
+        },
       );
-    }, this.options.connectTimeoutMillis);
+    }
+    socket.destroy();
   }
 
   private openSocket(endpoint: Endpoint): ConnmanSocket {
@@ -364,9 +413,12 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     this.emit('data', chunk);
   };
 
-  private socketReady(socket: ConnmanSocket, endpoint: Endpoint): void {
+  /** @internal */
+  socketReady(socket: ConnmanSocket): void {
     if (socket !== this.current || this.connectionState !== 'connecting') return;
+    const endpoint = this.attemptEndpoint;
     clearTimeout(this.attemptTimer);
+    this.attemptTimer = undefined;
     this.connectionState = 'connected';
     this.live = socket;
     this.failure = undefined;
@@ -403,12 +455,17 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  private socketClosed(socket: ConnmanSocket, failure: Error | undefined, endpoint: Endpoint): void {
+  /** @internal */
+  socketClosed(socket: ConnmanSocket): void {
     if (socket !== this.current) return;
+    const failure = this.socketFailure;
+    const endpoint = this.attemptEndpoint;
     this.current = undefined;
     this.live = undefined;
+    this.socketFailure = undefined;
     clearTimeout(this.attemptTimer);
     clearTimeout(this.idleTimer);
+    this.attemptTimer = this.idleTimer = undefined;
     if (this.connectionState === 'closed') {
       clearTimeout(this.lingerTimer);
       this.resolveClosed?.();
@@ -455,7 +512,30 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
       delay = this.backoff.next();
     }
     if (delay === 0 && synchronousFailure) delay = this.options.backoff.initialDelayMillis;
-    this.retryTimer = setTimeout(() => this.attempt(), delay);
+    this.armRetry(delay);
+  }
+
+  private armRetry(delay: number): void {
+    this.retryDueAt = Date.now() + delay;
+    this.retryTimer = setTimeout(onRetryDue, delay, this);
+  }
+
+  /** @internal */
+  retryDue(): void {
+    this.attempt();
+  }
+
+  /**
+   * @internal A sibling connection just reached this endpoint: the peer is
+   * back, so retry within `withinMillis` (random, against a herd) instead of
+   * waiting out the rest of a long backoff delay. No extra attempt is made
+   * while the peer stays down.
+   */
+  retrySoon(withinMillis: number, random: () => number = Math.random): void {
+    if (this.connectionState !== 'backoff' || this.retryTimer === undefined) return;
+    if (this.retryDueAt - Date.now() <= withinMillis) return;
+    clearTimeout(this.retryTimer);
+    this.armRetry(Math.floor(random() * withinMillis));
   }
 
   private runResetCallback(entry: CallbackEntry, error: Error): void {

@@ -355,6 +355,22 @@ describe('ConnectionPool', () => {
       for (const lease of leases) lease.release();
     });
 
+    it('when one connection reaches the returning peer, the others retry at once instead of waiting out their backoff', async () => {
+      const upstream = await server();
+      const port = upstream.port;
+      const backoff = { initialDelayMillis: 20, maxDelayMillis: 10_000, factor: 10, jitter: 0 };
+      const p = pool({ host: '127.0.0.1', port, min: 2, max: 2, backoff });
+      await p.open();
+      await upstream.stop();
+      // Lost, then one failed retry each: the next retries are 2 s away.
+      await until(p, 'createError', () => p.connections.every((c) => c.failedAttempts >= 2));
+      await upstream.listen();
+      const back = Date.now();
+      p.connections[0].retrySoon(0);
+      await until(p, 'reconnect', () => p.stats().connected === 2);
+      expect(Date.now() - back).toBeLessThan(1000);
+    });
+
     it('keeps a connection that finished connecting after its waiter left, never exceeding max', async () => {
       const upstream = await server();
       const p = pool({ ...upstream.endpoint, min: 0, max: 1 });
