@@ -207,10 +207,16 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
   const sizes = [10, 1000, 100_000];
   const cycles = flags.quick ? 30_000 : 200_000;
   const rounds = flags.quick ? 1 : 3;
-  const perSize: Record<string, Record<number, Sample>> = { ours: {}, 'generic-pool': {}, tarn: {} };
+  const perSize: Record<string, Record<number, Sample>> = { ours: {}, 'generic-pool': {}, tarn: {}, floor: {} };
   for (const waiters of sizes) {
     const pools = await makePools(server, 1);
+    const token = new TokenQueue();
     const acquirers: Record<string, () => Promise<() => void>> = {
+      // The harness's own floor: the same callers passing one token through a minimal FIFO, no pool.
+      floor: async () => {
+        await token.acquire();
+        return () => token.release();
+      },
       ours: async () => {
         const lease = await pools.ours.acquire();
         return () => lease.release();
@@ -260,10 +266,13 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
         'generic-pool': perSize['generic-pool'][big],
         tarn: perSize.tarn[big],
       },
-      sizes.map(
-        (s) =>
-          `at ${s} waiters: ours ${Math.round(perSize.ours[s].median)}/s, generic-pool ${Math.round(perSize['generic-pool'][s].median)}/s, tarn ${Math.round(perSize.tarn[s].median)}/s`,
-      ),
+      [
+        ...sizes.map(
+          (s) =>
+            `at ${s} waiters: ours ${Math.round(perSize.ours[s].median)}/s, generic-pool ${Math.round(perSize['generic-pool'][s].median)}/s, tarn ${Math.round(perSize.tarn[s].median)}/s, floor (plain FIFO, no pool) ${Math.round(perSize.floor[s].median)}/s`,
+        ),
+        `from 10 to ${big} waiters the floor itself falls ${(perSize.floor[10].median / perSize.floor[big].median).toFixed(1)}x (V8 holding ${big} suspended callers), ours ${(perSize.ours[10].median / perSize.ours[big].median).toFixed(1)}x`,
+      ],
     ),
   );
 
@@ -303,4 +312,33 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
   );
   await server.stop();
   return rows;
+}
+
+/** A minimal FIFO handing one token from caller to caller: the floor of the waiters-scale harness. */
+class TokenQueue {
+  private queue: (() => void)[] = [];
+  private head = 0;
+  private free = true;
+
+  acquire(): Promise<void> {
+    if (this.free) {
+      this.free = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.queue.push(resolve));
+  }
+
+  release(): void {
+    if (this.head < this.queue.length) {
+      const next = this.queue[this.head];
+      this.queue[this.head++] = undefined as never;
+      if (this.head > 65_536 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      next();
+    } else {
+      this.free = true;
+    }
+  }
 }

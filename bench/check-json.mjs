@@ -1,0 +1,58 @@
+// Checks the shape of `npm run bench -- --json` output read from stdin. It fails
+// on a broken benchmark (missing case, non-numeric figure), never on speed.
+import { readFileSync } from 'node:fs';
+
+const expected = [
+  'cycle',
+  'contended',
+  'waiters-scale',
+  'waiters-timeout',
+  'echo',
+  'echo-shared',
+  'routing',
+  'reconnect-attempts',
+  'reconnect-recovery',
+  'memory',
+];
+const problems = [];
+let report;
+try {
+  const text = readFileSync(0, 'utf8').trim().split('\n').pop();
+  report = JSON.parse(text);
+} catch (error) {
+  console.error(`bench output is not one JSON object: ${error.message}`);
+  process.exit(1);
+}
+const cases = Array.isArray(report.cases) ? report.cases : [];
+const finite = (v) => typeof v === 'number' && Number.isFinite(v);
+for (const prefix of expected) {
+  if (!cases.some((c) => c.name === prefix || c.name.startsWith(`${prefix} (`)))
+    problems.push(`case '${prefix}' is missing`);
+}
+for (const c of cases) {
+  if (typeof c.name !== 'string' || typeof c.unit !== 'string')
+    problems.push(`a case lacks name or unit: ${JSON.stringify(c).slice(0, 80)}`);
+  if (!finite(c.ours)) problems.push(`${c.name}: 'ours' is not a number`);
+  for (const field of ['peers', 'ratios']) {
+    const values = c[field];
+    if (!values || typeof values !== 'object' || Object.keys(values).length === 0)
+      problems.push(`${c.name}: '${field}' is empty`);
+    else
+      for (const [peer, v] of Object.entries(values))
+        if (!finite(v)) problems.push(`${c.name}: ${field}.${peer} is not a number`);
+  }
+}
+if (problems.length) {
+  console.error(`bench output is broken:\n- ${problems.join('\n- ')}`);
+  process.exit(1);
+}
+console.log(
+  `bench output OK: ${cases.length} cases (${cases
+    .map(
+      (c) =>
+        `${c.name.split(' ')[0]} ${Object.values(c.ratios)
+          .map((r) => `${r}x`)
+          .join('/')}`,
+    )
+    .join(', ')})`,
+);
