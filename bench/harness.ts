@@ -125,3 +125,28 @@ function fmt(value: number): string {
 export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Measures several implementations of the same work, interleaved: after
+ * warming each up, every round runs each once, in a rotating order, so that
+ * drift of the machine (other tenants, GC, CPU frequency) hits all alike.
+ */
+export async function compare(
+  runners: Record<string, () => Promise<void> | void>,
+  ops: number,
+  rounds: number,
+  warmup: number,
+): Promise<Record<string, Sample>> {
+  const names = Object.keys(runners);
+  for (let w = 0; w < warmup; w++) for (const name of names) await runners[name]();
+  const values: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      const start = performance.now();
+      await runners[name]();
+      values[name].push(ops / ((performance.now() - start) / 1000));
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, sample(values[name])]));
+}

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import * as net from 'node:net';
 import { Pool as TarnPool } from 'tarn';
 import { ConnectionPool } from '../../lib/index.js';
-import { opsPerSecond, result, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
+import { compare, result, type BenchFlags, type CaseResult } from '../harness.js';
 import { ExclusiveReader, HOST, PipelinedReader, connectSocket, echoServer } from '../net.js';
 
 const CONNECTIONS = 16;
@@ -51,76 +51,54 @@ export async function echo(flags: BenchFlags): Promise<CaseResult[]> {
     );
   };
 
-  const exclusive: Record<string, Sample> = {};
-  exclusive['raw sockets'] = await opsPerSecond(
-    async () => {
-      const perSocket = total / CONNECTIONS;
-      await Promise.all(
-        raw.map(async (socket) => {
-          for (let i = 0; i < perSocket; i++) await ExclusiveReader.roundTrip(socket, MESSAGE);
-        }),
-      );
+  const perSocket = total / CONNECTIONS;
+  const exclusiveResults = await compare(
+    {
+      'raw sockets': async () => {
+        await Promise.all(
+          raw.map(async (socket) => {
+            for (let i = 0; i < perSocket; i++) await ExclusiveReader.roundTrip(socket, MESSAGE);
+          }),
+        );
+      },
+      ours: callers(async () => {
+        const lease = await ours.acquire();
+        await ExclusiveReader.roundTrip(lease.socket as Socket, MESSAGE);
+        lease.release();
+      }),
+      'generic-pool': callers(async () => {
+        const socket = await generic.acquire();
+        await ExclusiveReader.roundTrip(socket, MESSAGE);
+        void generic.release(socket);
+      }),
+      tarn: callers(async () => {
+        const socket = await tarn.acquire().promise;
+        await ExclusiveReader.roundTrip(socket, MESSAGE);
+        tarn.release(socket);
+      }),
     },
     total,
     rounds,
     warmup,
   );
-  const oursExclusive = await opsPerSecond(
-    callers(async () => {
-      const lease = await ours.acquire();
-      await ExclusiveReader.roundTrip(lease.socket as Socket, MESSAGE);
-      lease.release();
-    }),
-    total,
-    rounds,
-    warmup,
-  );
-  exclusive['generic-pool'] = await opsPerSecond(
-    callers(async () => {
-      const socket = await generic.acquire();
-      await ExclusiveReader.roundTrip(socket, MESSAGE);
-      void generic.release(socket);
-    }),
-    total,
-    rounds,
-    warmup,
-  );
-  exclusive.tarn = await opsPerSecond(
-    callers(async () => {
-      const socket = await tarn.acquire().promise;
-      await ExclusiveReader.roundTrip(socket, MESSAGE);
-      tarn.release(socket);
-    }),
-    total,
-    rounds,
-    warmup,
-  );
-
-  const shared: Record<string, Sample> = {};
   let next = 0;
-  shared['raw sockets'] = await opsPerSecond(
-    callers(() => PipelinedReader.request(rawShared[next++ % CONNECTIONS], MESSAGE)),
+  const sharedResults = await compare(
+    {
+      'raw sockets': callers(() => PipelinedReader.request(rawShared[next++ % CONNECTIONS], MESSAGE)),
+      ours: callers(() => PipelinedReader.request(ours.pick().socket as Socket, MESSAGE)),
+      jackpot: callers(async () => {
+        const socket = await new Promise<Socket>((resolve, reject) =>
+          jackpot.pull((e, c) => (e ? reject(e) : resolve(c))),
+        );
+        await PipelinedReader.request(socket, MESSAGE);
+      }),
+    },
     total,
     rounds,
     warmup,
   );
-  const oursShared = await opsPerSecond(
-    callers(() => PipelinedReader.request(ours.pick().socket as Socket, MESSAGE)),
-    total,
-    rounds,
-    warmup,
-  );
-  shared.jackpot = await opsPerSecond(
-    callers(async () => {
-      const socket = await new Promise<Socket>((resolve, reject) =>
-        jackpot.pull((e, c) => (e ? reject(e) : resolve(c))),
-      );
-      await PipelinedReader.request(socket, MESSAGE);
-    }),
-    total,
-    rounds,
-    warmup,
-  );
+  const { ours: oursExclusive, ...exclusive } = exclusiveResults;
+  const { ours: oursShared, ...shared } = sharedResults;
 
   await ours.close({ timeoutMillis: 0 });
   await generic.drain();

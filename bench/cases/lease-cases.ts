@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool as TarnPool } from 'tarn';
 import { ConnectionPool } from '../../lib/index.js';
-import { opsPerSecond, result, sample, single, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
+import { compare, result, sample, single, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
 import { HOST, connectSocket, echoServer, type BenchServer } from '../net.js';
 
 /** The pools under test, all over real loopback sockets to the same server. */
@@ -69,62 +69,45 @@ export async function cycle(flags: BenchFlags): Promise<CaseResult> {
   const warmup = flags.quick ? 2 : 3;
   const { ours, generic, tarn } = pools;
 
-  const results: Record<string, Sample> = {};
-  results.baseline = await opsPerSecond(
-    async () => {
-      for (let i = 0; i < n; i++) await Promise.resolve();
+  const results = await compare(
+    {
+      baseline: async () => {
+        for (let i = 0; i < n; i++) await Promise.resolve();
+      },
+      ours: async () => {
+        for (let i = 0; i < n; i++) {
+          const lease = await ours.acquire();
+          lease.release();
+        }
+      },
+      'generic-pool': async () => {
+        for (let i = 0; i < n; i++) {
+          const socket = await generic.acquire();
+          void generic.release(socket);
+        }
+      },
+      tarn: async () => {
+        for (let i = 0; i < n; i++) {
+          const socket = await tarn.acquire().promise;
+          tarn.release(socket);
+        }
+      },
+      // jackpot has no exclusive borrow: pull() hands out any writable socket and nothing is given back.
+      'jackpot (pull only)': async () => {
+        for (let i = 0; i < n; i++) {
+          await new Promise<Socket>((resolve, reject) => jackpot.pull((e, c) => (e ? reject(e) : resolve(c))));
+        }
+      },
     },
     n,
     rounds,
     warmup,
   );
-  const oursSample = await opsPerSecond(
-    async () => {
-      for (let i = 0; i < n; i++) {
-        const lease = await ours.acquire();
-        lease.release();
-      }
-    },
-    n,
-    rounds,
-    warmup,
-  );
-  results['generic-pool'] = await opsPerSecond(
-    async () => {
-      for (let i = 0; i < n; i++) {
-        const socket = await generic.acquire();
-        void generic.release(socket);
-      }
-    },
-    n,
-    rounds,
-    warmup,
-  );
-  results.tarn = await opsPerSecond(
-    async () => {
-      for (let i = 0; i < n; i++) {
-        const socket = await tarn.acquire().promise;
-        tarn.release(socket);
-      }
-    },
-    n,
-    rounds,
-    warmup,
-  );
-  // jackpot has no exclusive borrow: pull() hands out any writable socket and nothing is given back.
-  results['jackpot (pull only)'] = await opsPerSecond(
-    async () => {
-      for (let i = 0; i < n; i++)
-        await new Promise<Socket>((resolve, reject) => jackpot.pull((e, c) => (e ? reject(e) : resolve(c))));
-    },
-    n,
-    rounds,
-    warmup,
-  );
+  const { ours: oursSample, ...peerSamples } = results;
   await pools.close();
   for (const socket of jackpot.pool) socket.destroy();
   await server.stop();
-  return result('cycle', 'acquire+release/s', 'higher', oursSample, results, [
+  return result('cycle', 'acquire+release/s', 'higher', oursSample, peerSamples, [
     `baseline is a bare \`await Promise.resolve()\` loop; ours reaches ${((oursSample.median / results.baseline.median) * 100).toFixed(0)}% of it`,
   ]);
 }
@@ -164,9 +147,12 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
       }),
     );
   };
-  const samples: Record<string, Sample> = {};
-  for (const [name, acquire] of Object.entries(runners))
-    samples[name] = await opsPerSecond(run(acquire), callers * perCaller, rounds, warmup);
+  const samples = await compare(
+    Object.fromEntries(Object.entries(runners).map(([name, acquire]) => [name, run(acquire)])),
+    callers * perCaller,
+    rounds,
+    warmup,
+  );
 
   // Fairness, in a separate run so that timing does not perturb throughput.
   const notes: string[] = [];
