@@ -147,8 +147,16 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
       }),
     );
   };
+  // The harness's own floor: the same callers sharing 10 tokens through a minimal FIFO, no pool.
+  const tokens = new TokenQueue(10);
+  const floor: Acquire = async () => {
+    await tokens.acquire();
+    return () => tokens.release();
+  };
   const samples = await compare(
-    Object.fromEntries(Object.entries(runners).map(([name, acquire]) => [name, run(acquire)])),
+    Object.fromEntries(
+      [...Object.entries(runners), ['floor', floor] as const].map(([name, acquire]) => [name, run(acquire)]),
+    ),
     callers * perCaller,
     rounds,
     warmup,
@@ -179,7 +187,10 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
   }
   await pools.close();
   await server.stop();
-  const { ours: oursSample, ...peers } = samples;
+  const { ours: oursSample, floor: floorSample, ...peers } = samples;
+  notes.unshift(
+    `floor (the same callers sharing 10 tokens through a plain FIFO, no pool): ${Math.round(floorSample.median)}/s; ours reaches ${((oursSample.median / floorSample.median) * 100).toFixed(0)}% of it`,
+  );
   return result('contended', 'acquire+release/s', 'higher', oursSample, peers, notes);
 }
 
@@ -304,11 +315,12 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
 class TokenQueue {
   private queue: (() => void)[] = [];
   private head = 0;
-  private free = true;
+
+  constructor(private free = 1) {}
 
   acquire(): Promise<void> {
-    if (this.free) {
-      this.free = false;
+    if (this.free > 0 && this.head === this.queue.length) {
+      this.free--;
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => this.queue.push(resolve));
@@ -324,7 +336,7 @@ class TokenQueue {
       }
       next();
     } else {
-      this.free = true;
+      this.free++;
     }
   }
 }

@@ -241,10 +241,19 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   private lastError: Error | undefined;
   private closePromise: Promise<void> | undefined;
   private drained: (() => void) | undefined;
+  private leaseListeners = 0;
 
   /** Validates every option (ERR_INVALID_OPTIONS names the option). Connects nothing until `open()`. */
   constructor(options: PoolOptions) {
     super();
+    // The hot path emits 'acquire' and 'release' only when someone listens.
+    const untyped = this as EventEmitter;
+    untyped.on('newListener', (event: string | symbol) => {
+      if (event === 'acquire' || event === 'release') this.leaseListeners++;
+    });
+    untyped.on('removeListener', (event: string | symbol) => {
+      if (event === 'acquire' || event === 'release') this.leaseListeners--;
+    });
     this.options = resolvePoolOptions(options);
     this.createBackoff = new Backoff(this.options.connection.backoff);
     if (this.options.callbacks) this.handlerSets.push(this.options.callbacks);
@@ -760,7 +769,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         );
       }, threshold).unref();
     }
-    this.emit('acquire', lease);
+    if (this.leaseListeners !== 0) this.emit('acquire', lease);
     return lease;
   }
 
@@ -787,7 +796,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   private endLease(lease: Lease): void {
     lease.done = true;
     if (lease.leakTimer !== undefined) clearTimeout(lease.leakTimer);
-    this.emit('release', lease);
+    if (this.leaseListeners !== 0) this.emit('release', lease);
   }
 
   /** Closes a connection for good (a pinned one is reset instead) and creates a replacement if needed. */
