@@ -123,6 +123,23 @@ describe('ConnmanModule', () => {
       );
     });
 
+    it('fails at startup when @InjectPool names a pool no ConnmanModule registers, naming its token', async () => {
+      @Injectable()
+      class NeedsMissing {
+        constructor(@InjectPool('missing') readonly pool: ConnectionPool) {}
+      }
+      const error = (await Test.createTestingModule({
+        imports: [ConnmanModule.forRoot({ pools: [{ name: 'a', host: '127.0.0.1', port: 9, min: 0 }] })],
+        providers: [NeedsMissing],
+      })
+        .setLogger(new RecordingNestLogger())
+        .compile()
+        .catch((e: unknown) => e)) as Error;
+      // Nest's own dependency error, raised before any code of ours runs: it names the pool's token.
+      expect(error.message).toContain(getPoolToken('missing'));
+      expect(getPoolToken('missing')).toBe('connman:pool:missing');
+    });
+
     it('makes the module global with isGlobal', async () => {
       const server = await upstream();
       @Injectable()
