@@ -121,8 +121,7 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
   const rounds = flags.quick ? 3 : 7;
   const warmup = flags.quick ? 2 : 3;
   const { ours, generic, tarn } = pools;
-  type Acquire = () => Promise<() => void>;
-  const runners: Record<string, Acquire> = {
+  const runners: Record<string, () => Promise<() => void>> = {
     ours: async () => {
       const lease = await ours.acquire();
       return () => lease.release();
@@ -136,27 +135,46 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
       return () => tarn.release(socket);
     },
   };
-  const run = (acquire: Acquire) => async () => {
-    await Promise.all(
-      Array.from({ length: callers }, async () => {
-        for (let i = 0; i < perCaller; i++) {
-          const release = await acquire();
-          await Promise.resolve();
-          release();
-        }
-      }),
-    );
-  };
-  // The harness's own floor: the same callers sharing 10 tokens through a minimal FIFO, no pool.
+  // Each implementation gets its own loop, written as a user would write it: no closure per
+  // operation, and no call site shared between implementations.
+  const all = (body: () => Promise<void>) => Promise.all(Array.from({ length: callers }, body)).then(() => undefined);
   const tokens = new TokenQueue(10);
-  const floor: Acquire = async () => {
-    await tokens.acquire();
-    return () => tokens.release();
-  };
   const samples = await compare(
-    Object.fromEntries(
-      [...Object.entries(runners), ['floor', floor] as const].map(([name, acquire]) => [name, run(acquire)]),
-    ),
+    {
+      ours: () =>
+        all(async () => {
+          for (let i = 0; i < perCaller; i++) {
+            const lease = await ours.acquire();
+            await Promise.resolve();
+            lease.release();
+          }
+        }),
+      'generic-pool': () =>
+        all(async () => {
+          for (let i = 0; i < perCaller; i++) {
+            const socket = await generic.acquire();
+            await Promise.resolve();
+            void generic.release(socket);
+          }
+        }),
+      tarn: () =>
+        all(async () => {
+          for (let i = 0; i < perCaller; i++) {
+            const socket = await tarn.acquire().promise;
+            await Promise.resolve();
+            tarn.release(socket);
+          }
+        }),
+      // The harness's own floor: the same callers sharing 10 tokens through a minimal FIFO, no pool.
+      floor: () =>
+        all(async () => {
+          for (let i = 0; i < perCaller; i++) {
+            await tokens.acquire();
+            await Promise.resolve();
+            tokens.release();
+          }
+        }),
+    },
     callers * perCaller,
     rounds,
     warmup,
@@ -208,45 +226,51 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
   for (const waiters of sizes) {
     const pools = await makePools(server, 1);
     const token = new TokenQueue();
-    const acquirers: Record<string, () => Promise<() => void>> = {
-      // The harness's own floor: the same callers passing one token through a minimal FIFO, no pool.
-      floor: async () => {
-        await token.acquire();
-        return () => token.release();
-      },
-      ours: async () => {
-        const lease = await pools.ours.acquire();
-        return () => lease.release();
-      },
-      'generic-pool': async () => {
-        const s = await pools.generic.acquire();
-        return () => void pools.generic.release(s);
-      },
-      tarn: async () => {
-        const s = await pools.tarn.acquire().promise;
-        return () => pools.tarn.release(s);
-      },
+    const { ours, generic, tarn } = pools;
+    let remaining = 0;
+    // `waiters` callers keep the queue about `waiters` long until `cycles` handoffs are done.
+    // One loop per implementation, as a user would write it.
+    const callers = (body: () => Promise<void>) => () => {
+      remaining = cycles;
+      return Promise.all(Array.from({ length: waiters }, body)).then(() => undefined);
     };
-    for (const [name, acquire] of Object.entries(acquirers)) {
-      const values: number[] = [];
-      for (let r = 0; r < rounds + 1; r++) {
-        let remaining = cycles;
-        const start = performance.now();
-        // `waiters` callers keep the queue at about `waiters` long until `cycles` handoffs are done.
-        await Promise.all(
-          Array.from({ length: waiters }, async () => {
-            while (remaining > 0) {
-              remaining--;
-              const release = await acquire();
-              release();
-            }
-          }),
-        );
-        const elapsed = performance.now() - start;
-        if (r > 0) values.push(cycles / (elapsed / 1000));
-      }
-      perSize[name][waiters] = sample(values);
-    }
+    const samples = await compare(
+      {
+        // The harness's own floor: the same callers passing one token through a minimal FIFO, no pool.
+        floor: callers(async () => {
+          while (remaining > 0) {
+            remaining--;
+            await token.acquire();
+            token.release();
+          }
+        }),
+        ours: callers(async () => {
+          while (remaining > 0) {
+            remaining--;
+            const lease = await ours.acquire();
+            lease.release();
+          }
+        }),
+        'generic-pool': callers(async () => {
+          while (remaining > 0) {
+            remaining--;
+            const socket = await generic.acquire();
+            void generic.release(socket);
+          }
+        }),
+        tarn: callers(async () => {
+          while (remaining > 0) {
+            remaining--;
+            const socket = await tarn.acquire().promise;
+            tarn.release(socket);
+          }
+        }),
+      },
+      cycles,
+      rounds,
+      1,
+    );
+    for (const [name, value] of Object.entries(samples)) perSize[name][waiters] = value;
     await pools.close();
   }
 
