@@ -47,27 +47,6 @@ export function spreadOf(s: Sample): string {
   return `±${((Math.max(s.max - s.median, s.median - s.min) / s.median) * 100).toFixed(1)}%`;
 }
 
-/**
- * Runs `fn` (which performs `ops` operations) after `warmup` rounds, `rounds`
- * times, and returns operations per second for each round.
- */
-export async function opsPerSecond(
-  fn: () => Promise<void> | void,
-  ops: number,
-  rounds: number,
-  warmup: number,
-): Promise<Sample> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const values: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const start = performance.now();
-    await fn();
-    const elapsed = performance.now() - start;
-    values.push(ops / (elapsed / 1000));
-  }
-  return sample(values);
-}
-
 /** Builds a result row; `ours` and each peer are samples of the same unit. */
 export function result(
   name: string,

@@ -213,11 +213,6 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     return this.backoff.attempts;
   }
 
-  /** The context handed to callbacks: `{ pool, connection, endpoint }`. */
-  get callbackContext(): ConnectionContext {
-    return this.context;
-  }
-
   /**
    * Adds a set of callbacks (connman's keys). Each set keeps its own resume
    * function. Returns a function that removes the set.

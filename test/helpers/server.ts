@@ -91,11 +91,6 @@ export class TestServer {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  /** Forgets sockets accepted so far, so `nextConnection` waits for a new one. */
-  drainBacklog(): void {
-    this.backlog = [];
-  }
-
   /** RST on every open connection (the client sees ECONNRESET). */
   resetAll(): void {
     for (const socket of this.sockets) socket.resetAndDestroy();
