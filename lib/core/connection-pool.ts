@@ -690,12 +690,24 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     capturing = undefined;
     waiter.deadline = performance.now() + timeoutMillis;
     if (ownTimer) waiter.timer = setTimeout(this.onWaiterTimeout, timeoutMillis, waiter);
-    else if (this.deadlineTimer === undefined) this.armDeadline(timeoutMillis);
     if (signal !== undefined) this.trackSignal(signal);
-    this.waiters.push(waiter);
+    this.queue(waiter, false);
     this.serveIdle();
     this.pump();
     return promise;
+  }
+
+  /**
+   * Puts a waiter in the queue (at the front: a waiter that keeps its turn after
+   * a failed validation) and makes sure the shared deadline timer runs, which
+   * `offer()` stops whenever the queue empties.
+   */
+  private queue(waiter: Waiter, front: boolean): void {
+    if (front) this.waiters.unshift(waiter);
+    else this.waiters.push(waiter);
+    if (waiter.timer === undefined && this.deadlineTimer === undefined) {
+      this.armDeadline(waiter.deadline - performance.now());
+    }
   }
 
   /** Hands idle connections to waiters (only needed while validation runs). */
@@ -729,7 +741,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     if (verdict === true) {
       this.grant(slot, waiter);
     } else if (verdict === false) {
-      if (!waiter.settled) this.waiters.unshift(waiter);
+      if (!waiter.settled) this.queue(waiter, true);
       this.serveIdle();
       this.pump();
     } else {
@@ -893,7 +905,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       this.validationFailed(slot, failure === null ? undefined : failure);
     }
     if (waiter !== undefined && !waiter.settled && this.poolState === 'open') {
-      this.waiters.unshift(waiter);
+      this.queue(waiter, true);
       this.serveIdle();
     }
     this.pump();

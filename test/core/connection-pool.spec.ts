@@ -453,6 +453,27 @@ describe('ConnectionPool', () => {
       lease.release();
     });
 
+    it('still times out a waiter that kept its turn after a failed validation, with no replacement coming', async () => {
+      const upstream = await server();
+      let valid = true;
+      const p = pool({
+        ...upstream.endpoint,
+        min: 1,
+        max: 1,
+        acquireTimeoutMillis: 100,
+        // A failed validation makes the replacement wait out the create backoff: a minute.
+        backoff: { initialDelayMillis: 60_000 },
+        validate: () => valid,
+      });
+      const held = await p.acquire();
+      valid = false;
+      const waiting = rejection(p.acquire());
+      held.release();
+      const error = await waiting;
+      expect(error.code).toBe('ERR_ACQUIRE_TIMEOUT');
+      expect(p.stats().waiting).toBe(0);
+    });
+
     it('replaces a connection whose validate() throws or rejects', async () => {
       const upstream = await server();
       let calls = 0;
