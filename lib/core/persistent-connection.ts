@@ -137,7 +137,6 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   private failure: Error | undefined;
   /** The first error the current socket reported. */
   private socketFailure: Error | undefined;
-  private attemptEndpoint: Endpoint;
   private attemptsMade = 0;
   private retryDueAt = 0;
 
@@ -173,8 +172,7 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     this.owner = internal?.owner;
     this.backoff = new Backoff(this.options.backoff, internal?.random);
     this.endpointIndex = (internal?.endpointOffset ?? 0) % this.endpoints.length;
-    this.attemptEndpoint = this.endpoints[this.endpointIndex];
-    this.context = new Context(this.owner?.poolName, this, this.attemptEndpoint);
+    this.context = new Context(this.owner?.poolName, this, this.endpoints[this.endpointIndex]);
     if (callbacks !== undefined) this.addCallbacks(callbacks);
   }
 
@@ -328,7 +326,6 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   private attempt(): void {
     this.retryTimer = undefined;
     const endpoint = this.endpoints[this.endpointIndex];
-    this.attemptEndpoint = endpoint;
     this.context.endpoint = endpoint;
     this.connectionState = 'connecting';
     this.attemptsMade++;
@@ -357,7 +354,7 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     this.current?.destroy(
       new ConnmanError(
         'ERR_CONNECT_TIMEOUT',
-        `Connecting to ${describeEndpoint(this.attemptEndpoint)} took longer than connectTimeoutMillis (${this.options.connectTimeoutMillis} ms).`,
+        `Connecting to ${describeEndpoint(this.context.endpoint)} took longer than connectTimeoutMillis (${this.options.connectTimeoutMillis} ms).`,
         { pool: this.context.pool },
       ),
     );
@@ -373,7 +370,7 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     if (socket === this.current) {
       this.socketFailure ??= new ConnmanError(
         'ERR_CONNECTION_CLOSED',
-        `${describeEndpoint(this.attemptEndpoint)} closed the connection.`,
+        `${describeEndpoint(this.context.endpoint)} closed the connection.`,
         {
           pool: this.context.pool,
         },
@@ -411,7 +408,6 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   /** @internal */
   socketReady(socket: ConnmanSocket): void {
     if (socket !== this.current || this.connectionState !== 'connecting') return;
-    const endpoint = this.attemptEndpoint;
     clearTimeout(this.attemptTimer);
     this.attemptTimer = undefined;
     this.connectionState = 'connected';
@@ -419,7 +415,6 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
     this.failure = undefined;
     this.roundFailures = 0;
     this.connectedAt = Date.now();
-    this.context.endpoint = endpoint;
     if (this.options.readIdleTimeoutMillis !== 0) {
       this.lastReadAt = this.connectedAt;
       this.armIdleTimer(this.options.readIdleTimeoutMillis);
@@ -454,7 +449,7 @@ export class PersistentConnection extends EventEmitter<ConnectionEvents> {
   socketClosed(socket: ConnmanSocket): void {
     if (socket !== this.current) return;
     const failure = this.socketFailure;
-    const endpoint = this.attemptEndpoint;
+    const endpoint = this.context.endpoint;
     this.current = undefined;
     this.live = undefined;
     this.socketFailure = undefined;
