@@ -1,3 +1,4 @@
+import type { AnyFrame } from './types.js';
 import { ConnectionPool, type CloseOptions } from './connection-pool.js';
 import { ConnmanError } from './errors.js';
 import { PersistentConnection } from './persistent-connection.js';
@@ -5,15 +6,15 @@ import type { PoolOptions } from './pool-options.js';
 import type { ConnectionCallbacks, ConnectionOptions, Endpoint } from './types.js';
 
 /** What `disconnect()` accepts: a connection, a pool, or a pool's name. */
-export type DisconnectTarget = PersistentConnection | ConnectionPool | string;
+export type DisconnectTarget = PersistentConnection<AnyFrame> | ConnectionPool<AnyFrame> | string;
 
 /**
  * The registry of pools and single persistent connections (connman's
  * top-level API). Pool names are unique.
  */
 export class Connman {
-  private readonly pools = new Map<string, ConnectionPool>();
-  private readonly singles = new Set<PersistentConnection>();
+  private readonly pools = new Map<string, ConnectionPool<AnyFrame>>();
+  private readonly singles = new Set<PersistentConnection<AnyFrame>>();
 
   /** Names of the registered pools. */
   get poolNames(): string[] {
@@ -21,22 +22,36 @@ export class Connman {
   }
 
   /** Creates and registers a pool (nothing connects until `open()` or the first `acquire()`). */
-  createPool(name: string, options: Omit<PoolOptions, 'name'> & { name?: string } = {}): ConnectionPool {
+  createPool<F = Buffer>(
+    name: string,
+    options: Omit<PoolOptions<F>, 'name'> & { name?: string } = {},
+  ): ConnectionPool<F> {
+    checkName(name, 'createPool()');
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        `createPool('${name}') needs an object of pool options (or nothing), got ${options === null ? 'null' : typeof options}.`,
+        { pool: name },
+      );
+    }
     if (options.name !== undefined && options.name !== name) {
       throw new ConnmanError(
         'ERR_INVALID_OPTIONS',
-        `createPool('${name}') was given options named '${options.name}'; use one name.`,
+        `createPool('${name}') was given options named '${String(options.name)}'; use one name.`,
         { pool: name },
       );
     }
     this.assertFreeName(name);
-    return this.addPool(new ConnectionPool({ ...options, name }));
+    return this.addPool(new ConnectionPool<F>({ ...options, name } as PoolOptions<F>));
   }
 
   /** Registers a pool built elsewhere. ERR_DUPLICATE_POOL if its name is taken. */
-  addPool(pool: ConnectionPool): ConnectionPool {
+  addPool<F>(pool: ConnectionPool<F>): ConnectionPool<F> {
+    if (!(pool instanceof ConnectionPool)) {
+      throw new ConnmanError('ERR_INVALID_OPTIONS', 'addPool() needs a ConnectionPool.');
+    }
     this.assertFreeName(pool.name);
-    this.pools.set(pool.name, pool);
+    this.pools.set(pool.name, pool as ConnectionPool<AnyFrame>);
     pool.once('close', () => {
       if (this.pools.get(pool.name) === pool) this.pools.delete(pool.name);
     });
@@ -44,8 +59,9 @@ export class Connman {
   }
 
   /** The pool named `name`; ERR_UNKNOWN_POOL (listing the known names) otherwise. */
-  getPool(name: string): ConnectionPool {
-    const pool = this.pools.get(name);
+  getPool<F = Buffer>(name: string): ConnectionPool<F> {
+    checkName(name, 'getPool()');
+    const pool = this.pools.get(name) as ConnectionPool<F> | undefined;
     if (pool === undefined) {
       const known = this.poolNames;
       throw new ConnmanError(
@@ -62,9 +78,13 @@ export class Connman {
     return this.pools.has(name);
   }
 
-  /** Opens one persistent connection at once (connman's `connect`). */
-  connect(endpoint: Endpoint, callbacks?: ConnectionCallbacks, options?: ConnectionOptions): PersistentConnection {
-    const connection = new PersistentConnection(endpoint, callbacks, options);
+  /** Opens one persistent connection at once (connman's `connect`); takes the protocol options too. */
+  connect<F = Buffer>(
+    endpoint: Endpoint,
+    callbacks?: ConnectionCallbacks<F>,
+    options?: ConnectionOptions<F>,
+  ): PersistentConnection<F> {
+    const connection = new PersistentConnection<F>(endpoint, callbacks, options);
     this.singles.add(connection);
     connection.once('close', () => this.singles.delete(connection));
     return connection.connect();
@@ -74,7 +94,7 @@ export class Connman {
    * A connection to `port` (and `host`, if given) or to a Unix socket path,
    * among the single connections first, then the pools'.
    */
-  getConnection(port: number | string, host?: string): PersistentConnection | undefined {
+  getConnection(port: number | string, host?: string): PersistentConnection<AnyFrame> | undefined {
     for (const connection of this.singles) {
       const ep = connection.endpoint;
       if (typeof port === 'string' ? ep.path === port : ep.port === port && (host === undefined || ep.host === host))
@@ -89,6 +109,16 @@ export class Connman {
 
   /** Ends one connection, or closes one pool (by object or name) and unregisters it. */
   async disconnect(target: DisconnectTarget, options?: CloseOptions): Promise<void> {
+    if (
+      !(target instanceof PersistentConnection) &&
+      !(target instanceof ConnectionPool) &&
+      typeof target !== 'string'
+    ) {
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        'disconnect() needs a PersistentConnection, a ConnectionPool or a pool name.',
+      );
+    }
     if (target instanceof PersistentConnection) {
       this.singles.delete(target);
       return target.disconnect();
@@ -118,5 +148,14 @@ export class Connman {
         { pool: name },
       );
     }
+  }
+}
+
+function checkName(name: unknown, call: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ConnmanError(
+      'ERR_INVALID_OPTIONS',
+      `${call} needs a pool name: a non-empty string, got ${name === null ? 'null' : typeof name}.`,
+    );
   }
 }

@@ -1,31 +1,41 @@
 import { types } from 'node:util';
 
 /**
- * The codes a {@link ConnmanError} may carry. The first ten are part of the
- * public contract; the rest describe why a connection was lost.
+ * The codes a {@link ConnmanError} may carry. All are stable: code against
+ * them, never against messages.
  */
 export type ConnmanErrorCode =
+  // Leases and pools.
   | 'ERR_ACQUIRE_TIMEOUT'
   | 'ERR_ACQUIRE_ABORTED'
   | 'ERR_POOL_CLOSED'
   | 'ERR_TOO_MANY_WAITERS'
   | 'ERR_NOT_LEASED'
-  | 'ERR_CONNECT_TIMEOUT'
   | 'ERR_NO_CONNECTION'
   | 'ERR_INVALID_OPTIONS'
   | 'ERR_UNKNOWN_POOL'
   | 'ERR_DUPLICATE_POOL'
+  // Connecting and readiness.
+  | 'ERR_CONNECT_TIMEOUT'
+  | 'ERR_CONNECT_FAILED'
+  | 'ERR_HANDSHAKE_FAILED'
+  // Why a connection was lost.
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_READ_IDLE_TIMEOUT'
+  | 'ERR_HEARTBEAT_TIMEOUT'
+  | 'ERR_PROTOCOL'
   | 'ERR_VALIDATION_FAILED'
-  | 'ERR_DISCONNECTED';
+  | 'ERR_DISCONNECTED'
+  // Requests.
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_ABORTED';
 
 /** Extra facts attached to a {@link ConnmanError}. */
 export interface ConnmanErrorDetails {
   /** Name of the pool the error concerns, when there is one. */
-  pool?: string;
+  pool?: string | undefined;
   /** The underlying error (a socket error, the last connect failure, ...). */
-  cause?: unknown;
+  cause?: unknown | undefined;
 }
 
 /**
@@ -53,11 +63,13 @@ export function isConnmanError(error: unknown, code?: ConnmanErrorCode): error i
 
 /** Short, secret-free description of an error for log lines and messages. */
 export function describeError(error: unknown): string {
+  let text = String(error);
   if (isError(error)) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+    text = code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
   }
-  return String(error);
+  // Callers end their sentences themselves: no "disabled.." when the described error ends in a full stop.
+  return text.replace(/\.+$/, '');
 }
 
 /** `instanceof Error` that also holds for errors made in another realm (a VM context, a worker). */

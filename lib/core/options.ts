@@ -1,20 +1,62 @@
+import type { AnyFrame } from './types.js';
 import { ConnmanError } from './errors.js';
+import type { Framing } from './framing.js';
 import { consoleLogger } from './logger.js';
-import type { BackoffOptions, ConnmanLogger, Endpoint, SocketPassThroughOptions } from './types.js';
+import type {
+  BackoffOptions,
+  ConnmanLogger,
+  Endpoint,
+  HandshakeFunction,
+  HeartbeatOptions,
+  RequestPayload,
+  SocketPassThroughOptions,
+} from './types.js';
 
 /** The largest delay `setTimeout` honours (about 24.8 days). */
 export const MAX_TIMER_MILLIS = 2_147_483_647;
 
 /** Connection options with every default filled in. */
 export interface ResolvedConnectionOptions {
+  /** The `connectTimeoutMillis` option, default filled in: see {@link ConnectionOptions.connectTimeoutMillis}. */
   connectTimeoutMillis: number;
+  /** The `backoff` option, default filled in: see {@link ConnectionOptions.backoff}. */
   backoff: Required<BackoffOptions>;
+  /** The `readIdleTimeoutMillis` option, default filled in: see {@link ConnectionOptions.readIdleTimeoutMillis}. */
   readIdleTimeoutMillis: number;
+  /** The `noDelay` option, default filled in: see {@link ConnectionOptions.noDelay}. */
   noDelay: boolean;
+  /** The `keepAlive` option, default filled in: see {@link ConnectionOptions.keepAlive}. */
   keepAlive: boolean;
+  /** The `keepAliveInitialDelayMillis` option, default filled in: see {@link ConnectionOptions.keepAliveInitialDelayMillis}. */
   keepAliveInitialDelayMillis: number;
+  /** The `socketOptions` option, default filled in: see {@link ConnectionOptions.socketOptions}. */
   socketOptions: SocketPassThroughOptions;
+  /** The `logger` option, default filled in: see {@link ConnectionOptions.logger}. */
   logger: ConnmanLogger;
+  /** The `handshake` option, default filled in: see {@link ConnectionOptions.handshake}. */
+  handshake: HandshakeFunction<AnyFrame> | undefined;
+  /** The `framing` option, default filled in: see {@link ConnectionOptions.framing}. */
+  framing: Framing<AnyFrame> | undefined;
+  /** The `isReply` option, default filled in: see {@link ConnectionOptions.isReply}. */
+  isReply: ((frame: AnyFrame) => boolean) | undefined;
+  /** The `requestTimeoutMillis` option, default filled in: see {@link ConnectionOptions.requestTimeoutMillis}. */
+  requestTimeoutMillis: number;
+  /** The `resetOnRequestTimeout` option, default filled in: see {@link ConnectionOptions.resetOnRequestTimeout}. */
+  resetOnRequestTimeout: boolean;
+  /** The `heartbeat` option, default filled in: see {@link ConnectionOptions.heartbeat}. */
+  heartbeat: ResolvedHeartbeat | undefined;
+}
+
+/** Heartbeat options with the default filled in. */
+export interface ResolvedHeartbeat {
+  /** The `intervalMillis` option, default filled in: see {@link HeartbeatOptions.intervalMillis}. */
+  intervalMillis: number;
+  /** The `payload` option, default filled in: see {@link HeartbeatOptions.payload}. */
+  payload: RequestPayload | (() => RequestPayload);
+  /** The `timeoutMillis` option, default filled in: see {@link HeartbeatOptions.timeoutMillis}. */
+  timeoutMillis: number;
+  /** The `idle` option, default filled in: see {@link HeartbeatOptions.idle}. */
+  idle: 'all' | 'write' | 'read';
 }
 
 export const CONNECTION_OPTION_KEYS = [
@@ -26,9 +68,175 @@ export const CONNECTION_OPTION_KEYS = [
   'keepAliveInitialDelayMillis',
   'socketOptions',
   'logger',
+  'handshake',
+  'framing',
+  'isReply',
+  'requestTimeoutMillis',
+  'resetOnRequestTimeout',
+  'heartbeat',
 ] as const;
 
 const BACKOFF_KEYS = ['initialDelayMillis', 'maxDelayMillis', 'factor', 'jitter', 'resetAfterMillis'];
+const HEARTBEAT_KEYS = ['intervalMillis', 'payload', 'timeoutMillis', 'idle'];
+const IDLE_KINDS = ['all', 'write', 'read'];
+
+/** `net.connect` options a user may pass through `socketOptions`. */
+const SOCKET_KEYS = [
+  'localAddress',
+  'localPort',
+  'family',
+  'hints',
+  'lookup',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+  'highWaterMark',
+  'blockList',
+  // Harmless: a half-closed connection is closed and reconnected whatever its value.
+  'allowHalfOpen',
+];
+/** `net.connect` options the library owns, and the option to use instead. */
+const OWNED_SOCKET_KEYS: Record<string, string> = {
+  host: "the endpoint's host",
+  port: "the endpoint's port",
+  path: "the endpoint's path",
+  timeout: 'connectTimeoutMillis or readIdleTimeoutMillis',
+  noDelay: 'the option noDelay',
+  keepAlive: 'the option keepAlive',
+  keepAliveInitialDelay: 'the option keepAliveInitialDelayMillis',
+  signal: 'disconnect()',
+  onread: "nothing: data is read by the library (use onData or 'data')",
+  fd: 'an endpoint',
+  readable: 'nothing',
+  writable: 'nothing',
+};
+
+/** A check of one nested value, and what it expects (for the message). */
+type ValueCheck = readonly [(value: unknown) => boolean, string];
+
+const isString = (v: unknown): boolean => typeof v === 'string';
+const isBoolean = (v: unknown): boolean => typeof v === 'boolean';
+const isFunction = (v: unknown): boolean => typeof v === 'function';
+const isObject = (v: unknown): boolean => v !== null && typeof v === 'object';
+const isBytes = (v: unknown): boolean => typeof v === 'string' || v instanceof Uint8Array;
+const isInt =
+  (min: number, max = MAX_TIMER_MILLIS) =>
+  (v: unknown): boolean =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+/** `ca`, `cert`, `key`, `pfx`, `crl`: PEM text or bytes, or an array of them (objects for key / pfx). */
+const isBytesOrList = (v: unknown): boolean =>
+  isBytes(v) || (Array.isArray(v) && v.every((item) => isBytes(item) || isObject(item)));
+const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+const SOCKET_CHECKS: Record<string, ValueCheck> = {
+  localAddress: [(v) => typeof v === 'string' && v.length > 0, 'a local address'],
+  localPort: [isInt(0, 65_535), 'an integer from 0 to 65535'],
+  family: [(v) => v === 0 || v === 4 || v === 6, '0, 4 or 6'],
+  hints: [isInt(0, 2 ** 31 - 1), 'an integer (dns.lookup hints)'],
+  lookup: [isFunction, 'a function like dns.lookup'],
+  autoSelectFamily: [isBoolean, 'true or false'],
+  autoSelectFamilyAttemptTimeout: [isInt(10), 'an integer of ms from 10'],
+  highWaterMark: [isInt(0, 2 ** 31 - 1), 'an integer from 0'],
+  blockList: [isObject, 'a net.BlockList'],
+  allowHalfOpen: [isBoolean, 'true or false'],
+};
+
+const TLS_CHECKS: Record<string, ValueCheck> = {
+  ALPNCallback: [isFunction, 'a function'],
+  allowPartialTrustChain: [isBoolean, 'true or false'],
+  ca: [isBytesOrList, 'PEM text or a Buffer, or an array of them'],
+  cert: [isBytesOrList, 'PEM text or a Buffer, or an array of them'],
+  sigalgs: [isString, 'a string'],
+  ciphers: [isString, 'a string'],
+  clientCertEngine: [isString, 'a string'],
+  crl: [isBytesOrList, 'PEM text or a Buffer, or an array of them'],
+  dhparam: [isBytes, "PEM text, a Buffer or 'auto'"],
+  ecdhCurve: [isString, 'a string'],
+  honorCipherOrder: [isBoolean, 'true or false'],
+  key: [isBytesOrList, 'PEM text or a Buffer, or an array of them'],
+  privateKeyEngine: [isString, 'a string'],
+  privateKeyIdentifier: [isString, 'a string'],
+  maxVersion: [(v) => TLS_VERSIONS.includes(v as string), TLS_VERSIONS.join(', ')],
+  minVersion: [(v) => TLS_VERSIONS.includes(v as string), TLS_VERSIONS.join(', ')],
+  passphrase: [isString, 'a string'],
+  pfx: [isBytesOrList, 'a Buffer, or an array of them'],
+  secureOptions: [isInt(0, Number.MAX_SAFE_INTEGER), 'an integer (SSL_OP_* flags)'],
+  secureProtocol: [isString, 'a string'],
+  sessionIdContext: [isString, 'a string'],
+  ticketKeys: [(v) => v instanceof Uint8Array, 'a Buffer'],
+  sessionTimeout: [isInt(0, Number.MAX_SAFE_INTEGER), 'an integer of seconds'],
+  secureContext: [isObject, 'a tls.SecureContext'],
+  enableTrace: [isBoolean, 'true or false'],
+  requestCert: [isBoolean, 'true or false'],
+  ALPNProtocols: [
+    (v) => v instanceof Uint8Array || (Array.isArray(v) && v.every((p) => isBytes(p))),
+    'an array of protocol names, or a Buffer',
+  ],
+  SNICallback: [isFunction, 'a function'],
+  rejectUnauthorized: [isBoolean, 'true or false'],
+  checkServerIdentity: [isFunction, 'a function'],
+  servername: [(v) => typeof v === 'string' && v.length > 0, 'a host name'],
+  session: [(v) => v instanceof Uint8Array, 'a Buffer (a saved TLS session)'],
+  minDHSize: [isInt(0, Number.MAX_SAFE_INTEGER), 'an integer of bits'],
+  pskCallback: [isFunction, 'a function'],
+  highWaterMark: [isInt(0, 2 ** 31 - 1), 'an integer from 0'],
+};
+
+/** Checks the values of a nested options object (`tls`, `socketOptions`) against `checks`. */
+function checkValues(
+  scope: string,
+  prefix: string,
+  source: object,
+  checks: Record<string, ValueCheck>,
+  pool: string | undefined,
+): void {
+  for (const key of Object.keys(source)) {
+    const value = (source as Record<string, unknown>)[key];
+    const check = checks[key];
+    if (value === undefined || check === undefined) continue;
+    if (!check[0](value)) throw invalidOption(scope, `${prefix}${key}`, check[1], value, pool);
+  }
+}
+
+/** `tls.connect` options an endpoint's `tls` may hold (Node 20 and later). */
+const TLS_KEYS = [
+  // tls.createSecureContext()
+  'ALPNCallback',
+  'allowPartialTrustChain',
+  'ca',
+  'cert',
+  'sigalgs',
+  'ciphers',
+  'clientCertEngine',
+  'crl',
+  'dhparam',
+  'ecdhCurve',
+  'honorCipherOrder',
+  'key',
+  'privateKeyEngine',
+  'privateKeyIdentifier',
+  'maxVersion',
+  'minVersion',
+  'passphrase',
+  'pfx',
+  'secureOptions',
+  'secureProtocol',
+  'sessionIdContext',
+  'ticketKeys',
+  'sessionTimeout',
+  // tls.connect()
+  'secureContext',
+  'enableTrace',
+  'requestCert',
+  'ALPNProtocols',
+  'SNICallback',
+  'rejectUnauthorized',
+  'checkServerIdentity',
+  'servername',
+  'session',
+  'minDHSize',
+  'pskCallback',
+  'highWaterMark',
+];
 
 /** Builds the options error; `scope` is e.g. "pool 'apns'". Values are described, never dumped. */
 export function invalidOption(
@@ -89,6 +297,11 @@ export class OptionReader {
     }
   }
 
+  /** A reader of a nested object, in the same scope (callers give labels with the prefix). */
+  nested(source: object): OptionReader {
+    return new OptionReader(this.scope, source, this.pool);
+  }
+
   raw(key: string): unknown {
     return (this.source as Record<string, unknown>)[key];
   }
@@ -141,7 +354,7 @@ export class OptionReader {
 /** Validates the options shared by pools and single connections and fills in defaults. */
 export function resolveConnectionOptions(reader: OptionReader): ResolvedConnectionOptions {
   const backoffSource = reader.object<BackoffOptions>('backoff') ?? {};
-  const backoff = new OptionReader(reader.scope, backoffSource, reader.pool);
+  const backoff = reader.nested(backoffSource);
   backoff.onlyKeys(BACKOFF_KEYS, 'backoff.');
   const initialDelayMillis = backoff.int('initialDelayMillis', 100, 1, MAX_TIMER_MILLIS, 'backoff.initialDelayMillis');
   const maxDelayMillis = backoff.int(
@@ -152,9 +365,15 @@ export function resolveConnectionOptions(reader: OptionReader): ResolvedConnecti
     'backoff.maxDelayMillis',
   );
   const socketOptions = reader.object<SocketPassThroughOptions>('socketOptions') ?? {};
+  checkSocketOptions(reader, socketOptions);
   const logger = reader.object<ConnmanLogger>('logger') ?? consoleLogger;
   if (typeof logger.error !== 'function' || typeof logger.warn !== 'function') {
     reader.fail('logger', 'an object with error() and warn() methods', logger);
+  }
+  const framing = reader.fn<Framing<unknown>>('framing');
+  const isReply = reader.fn<(frame: unknown) => boolean>('isReply');
+  if (isReply !== undefined && framing === undefined) {
+    reader.fail('isReply', "to come with the option 'framing' (replies are whole frames)", isReply);
   }
   return {
     connectTimeoutMillis: reader.int('connectTimeoutMillis', 10_000, 1),
@@ -169,22 +388,123 @@ export function resolveConnectionOptions(reader: OptionReader): ResolvedConnecti
     noDelay: reader.bool('noDelay', true),
     keepAlive: reader.bool('keepAlive', true),
     keepAliveInitialDelayMillis: reader.int('keepAliveInitialDelayMillis', 30_000, 0),
-    socketOptions,
+    socketOptions: hideFromInspection(socketOptions),
     logger,
+    handshake: reader.fn<HandshakeFunction<unknown>>('handshake'),
+    framing,
+    isReply,
+    requestTimeoutMillis: reader.int('requestTimeoutMillis', 30_000, 1),
+    resetOnRequestTimeout: reader.bool('resetOnRequestTimeout', true),
+    heartbeat: resolveHeartbeat(reader),
   };
 }
 
-/** Checks one endpoint; `label` names it in the message (e.g. "endpoints[1]"). */
+function checkSocketOptions(reader: OptionReader, socketOptions: object): void {
+  checkKnownSocketKeys(reader, socketOptions);
+  checkValues(reader.scope, 'socketOptions.', socketOptions, SOCKET_CHECKS, reader.pool);
+}
+
+function checkKnownSocketKeys(reader: OptionReader, socketOptions: object): void {
+  for (const key of Object.keys(socketOptions)) {
+    const instead = OWNED_SOCKET_KEYS[key];
+    if (instead !== undefined) {
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        `Option 'socketOptions.${key}' for ${reader.scope} is the library's to set; use ${instead}.`,
+        { pool: reader.pool },
+      );
+    }
+    if (!SOCKET_KEYS.includes(key)) {
+      const hint = TLS_KEYS.includes(key) ? " (a TLS option: put it in the endpoint's 'tls')" : '';
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        `Unknown option 'socketOptions.${key}' for ${reader.scope}${hint}; known options: ${SOCKET_KEYS.join(', ')}.`,
+        { pool: reader.pool },
+      );
+    }
+  }
+}
+
+function resolveHeartbeat(reader: OptionReader): ResolvedHeartbeat | undefined {
+  const source = reader.object<HeartbeatOptions>('heartbeat');
+  if (source === undefined) return undefined;
+  const heartbeat = reader.nested(source);
+  heartbeat.onlyKeys(HEARTBEAT_KEYS, 'heartbeat.');
+  if (source.intervalMillis === undefined) heartbeat.fail('heartbeat.intervalMillis', 'an integer from 1', undefined);
+  const intervalMillis = heartbeat.int('intervalMillis', 0, 1, MAX_TIMER_MILLIS, 'heartbeat.intervalMillis');
+  const payload = source.payload;
+  if (typeof payload !== 'function' && !isPayload(payload)) {
+    heartbeat.fail(
+      'heartbeat.payload',
+      'a non-empty string, Buffer or Uint8Array, or a function returning one',
+      payload,
+    );
+  }
+  const idle = source.idle ?? 'all';
+  if (!IDLE_KINDS.includes(idle)) heartbeat.fail('heartbeat.idle', "'all', 'write' or 'read'", idle);
+  return {
+    intervalMillis,
+    payload,
+    timeoutMillis: heartbeat.int('timeoutMillis', intervalMillis, 1, MAX_TIMER_MILLIS, 'heartbeat.timeoutMillis'),
+    idle,
+  };
+}
+
+/** A plain copy of every own property, hidden ones included (see {@link hideFromInspection}). */
+export function copyAll<T extends object>(value: T): T {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.getOwnPropertyNames(value)) copy[key] = (value as Record<string, unknown>)[key];
+  return copy as T;
+}
+
+/** True for what `request()` and heartbeats can write. */
+export function isPayload(value: unknown): value is RequestPayload {
+  return (typeof value === 'string' || value instanceof Uint8Array) && value.length > 0;
+}
+
+/**
+ * Makes an object's enumerable keys invisible to `util.inspect` and
+ * `JSON.stringify` (they hold socket or TLS options, which may be secrets),
+ * while code that reads them by name still can.
+ */
+export function hideFromInspection<T extends object>(value: T): T {
+  const hidden = Object.create(Object.getPrototypeOf(value) as object | null) as T;
+  for (const key of Object.keys(value)) {
+    Object.defineProperty(hidden, key, {
+      value: (value as Record<string, unknown>)[key],
+      enumerable: false,
+      writable: false,
+    });
+  }
+  return hidden;
+}
+
+const ENDPOINT_KEYS = ['host', 'port', 'path', 'tls'];
+
+/**
+ * Checks one endpoint; `label` names it in the message (e.g. "endpoints[1]").
+ * Returns a copy whose `tls` is hidden from inspection (it may hold keys).
+ */
 export function checkEndpoint(scope: string, label: string, value: unknown, pool?: string): Endpoint {
-  if (value === null || typeof value !== 'object') {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidOption(scope, label || 'endpoint', 'an object { host, port } or { path }', value, pool);
   }
   const ep = value as Record<string, unknown>;
   const at = (key: string): string => (label ? `${label}.${key}` : key);
+  new OptionReader(scope, ep, pool).onlyKeys(ENDPOINT_KEYS, label ? `${label}.` : '');
   const tls = ep.tls;
-  if (tls !== undefined && typeof tls !== 'boolean' && (tls === null || typeof tls !== 'object')) {
+  if (
+    tls !== undefined &&
+    typeof tls !== 'boolean' &&
+    (tls === null || typeof tls !== 'object' || Array.isArray(tls))
+  ) {
     throw invalidOption(scope, at('tls'), 'true, false or tls.connect options', tls, pool);
   }
+  if (tls !== null && typeof tls === 'object') {
+    new OptionReader(scope, tls, pool).onlyKeys(TLS_KEYS, `${at('tls')}.`);
+    checkValues(scope, `${at('tls')}.`, tls, TLS_CHECKS, pool);
+  }
+  let endpoint: Endpoint;
   if (ep.path !== undefined) {
     if (typeof ep.path !== 'string' || ep.path.length === 0) {
       throw invalidOption(scope, at('path'), 'a non-empty socket path', ep.path, pool);
@@ -192,15 +512,25 @@ export function checkEndpoint(scope: string, label: string, value: unknown, pool
     if (ep.host !== undefined || ep.port !== undefined) {
       throw invalidOption(scope, label || 'path', 'either { path } or { host, port }, not both', 'both', pool);
     }
-    return { path: ep.path, tls: tls as Endpoint['tls'] };
+    endpoint = { path: ep.path };
+  } else {
+    if (typeof ep.host !== 'string' || ep.host.length === 0) {
+      throw invalidOption(scope, at('host'), 'a non-empty host name or address', ep.host, pool);
+    }
+    if (typeof ep.port !== 'number' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65_535) {
+      throw invalidOption(scope, at('port'), 'an integer from 1 to 65535', ep.port, pool);
+    }
+    endpoint = { host: ep.host, port: ep.port };
   }
-  if (typeof ep.host !== 'string' || ep.host.length === 0) {
-    throw invalidOption(scope, at('host'), 'a non-empty host name or address', ep.host, pool);
+  if (tls !== undefined) {
+    // Readable by name, invisible to util.inspect and JSON.stringify.
+    Object.defineProperty(endpoint, 'tls', {
+      value: typeof tls === 'object' ? hideFromInspection(tls) : tls,
+      enumerable: false,
+      writable: false,
+    });
   }
-  if (typeof ep.port !== 'number' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65_535) {
-    throw invalidOption(scope, at('port'), 'an integer from 1 to 65535', ep.port, pool);
-  }
-  return { host: ep.host, port: ep.port, tls: tls as Endpoint['tls'] };
+  return Object.freeze(endpoint);
 }
 
 /** `host:port`, `tls://host:port` or `unix:path`: never anything from the TLS options. */

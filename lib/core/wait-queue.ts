@@ -1,16 +1,12 @@
-/** A node of a {@link WaitQueue}: the queue links its entries through these fields. */
-export interface QueueNode<T extends QueueNode<T>> {
-  prev: T | undefined;
-  next: T | undefined;
-  queued: boolean;
-}
+import type { AnyFrame } from './types.js';
+import type { Pending } from './pending.js';
 
 /**
- * FIFO queue with O(1) push, shift, unshift and removal from anywhere. The
- * links live in the entries themselves, so queueing allocates nothing, and a
- * waiter that times out leaves at once, however long the queue.
+ * FIFO queue of pendings with O(1) push, shift, unshift and removal from
+ * anywhere. The links live in the pendings themselves, so queueing allocates
+ * nothing, and one that times out leaves at once, however long the queue.
  */
-export class WaitQueue<T extends QueueNode<T>> {
+export class WaitQueue<T extends Pending<AnyFrame>> {
   private head: T | undefined;
   private tail: T | undefined;
   private count = 0;
@@ -33,7 +29,7 @@ export class WaitQueue<T extends QueueNode<T>> {
     this.count++;
   }
 
-  /** Puts a node back at the front (a waiter that keeps its turn). */
+  /** Puts a node back at the front (one that keeps its turn). */
   unshift(node: T): void {
     node.prev = undefined;
     node.next = this.head;
@@ -52,10 +48,12 @@ export class WaitQueue<T extends QueueNode<T>> {
 
   remove(node: T): void {
     if (!node.queued) return;
-    if (node.prev === undefined) this.head = node.next;
-    else node.prev.next = node.next;
-    if (node.next === undefined) this.tail = node.prev;
-    else node.next.prev = node.prev;
+    const prev = node.prev as T | undefined;
+    const next = node.next as T | undefined;
+    if (prev === undefined) this.head = next;
+    else prev.next = next;
+    if (next === undefined) this.tail = prev;
+    else next.prev = prev;
     node.prev = node.next = undefined;
     node.queued = false;
     this.count--;

@@ -16,7 +16,7 @@ describe('TLS endpoints', () => {
     scope.defer(() => server.stop());
     return server;
   }
-  function connection(...args: ConstructorParameters<typeof PersistentConnection>): PersistentConnection {
+  function connection(...args: ConstructorParameters<typeof PersistentConnection<Buffer>>): PersistentConnection {
     const conn = new PersistentConnection(...args);
     scope.defer(() => conn.disconnect());
     return conn;
