@@ -1,12 +1,19 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { CONNMAN_HANDLER_METADATA } from './constants.js';
+import { CONNMAN_HANDLER_METADATA, CONNMAN_LOGGER_CONTEXT, CONNMAN_SETTINGS } from './constants.js';
 import type { ConnectionPool } from './core/connection-pool.js';
 import { Connman } from './core/connman.js';
 import { ConnmanError, describeError, isError } from './core/errors.js';
-import type { ConnectionCallbacks, ConnectionContext, ConnmanSocket, ResumeFunction } from './core/types.js';
+import type {
+  ConnectionCallbacks,
+  ConnectionContext,
+  ConnmanLogger,
+  ConnmanSocket,
+  ResumeFunction,
+} from './core/types.js';
 import { messages } from './connman.messages.js';
+import type { ConnmanSettings } from './connman.settings.js';
 import type { HandlerMetadata } from './decorators/handler-metadata.js';
 
 type Handler = (value: unknown, context: ConnectionContext) => unknown;
@@ -21,17 +28,26 @@ interface PoolHandlers {
  * Finds `@OnConnect` / `@OnData` / `@OnReset` methods on providers and
  * controllers and binds them to their pools in `onModuleInit`, before any
  * pool opens (pools open on application bootstrap), so no event is missed.
+ * Every pool in the registry by then is bound, whichever module registered it.
+ *
+ * Handlers stay bound for the application's lifetime: the shutdown drain
+ * (beforeApplicationShutdown) still delivers data to `@OnData`, e.g. replies
+ * to a lease in flight. The lifecycle unbinds them (`unbind()`) in
+ * onApplicationShutdown, once the pools are closed.
  */
 @Injectable()
-export class ConnmanExplorer implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger('Connman');
+export class ConnmanExplorer implements OnModuleInit {
+  private readonly logger: ConnmanLogger;
   private readonly removers: (() => void)[] = [];
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly connman: Connman,
-  ) {}
+    @Optional() @Inject(CONNMAN_SETTINGS) settings: ConnmanSettings | undefined,
+  ) {
+    this.logger = settings?.logger ?? new Logger(CONNMAN_LOGGER_CONTEXT);
+  }
 
   onModuleInit(): void {
     const perPool = new Map<ConnectionPool, PoolHandlers>();
@@ -41,7 +57,8 @@ export class ConnmanExplorer implements OnModuleInit, OnModuleDestroy {
     for (const [pool, handlers] of perPool) this.removers.push(pool.addHandlers(toCallbacks(handlers)));
   }
 
-  onModuleDestroy(): void {
+  /** Removes every handler it bound (called once the pools are closed). */
+  unbind(): void {
     for (const remove of this.removers.splice(0)) remove();
   }
 
@@ -88,10 +105,8 @@ export class ConnmanExplorer implements OnModuleInit, OnModuleDestroy {
     } catch (error) {
       throw new ConnmanError(
         'ERR_UNKNOWN_POOL',
-        `${where} handles pool '${meta.pool}', which ConnmanModule does not register: ${(error as Error).message}`,
-        {
-          pool: meta.pool,
-        },
+        messages.unknownHandlerPool(where, meta.pool, isError(error) ? error.message : String(error)),
+        { pool: meta.pool },
       );
     }
   }
@@ -106,11 +121,28 @@ export class ConnmanExplorer implements OnModuleInit, OnModuleDestroy {
       );
       return undefined;
     };
+    // A resume function an @OnReset handler returns is user code too: its throw or rejection is logged.
+    const guard =
+      meta.event === 'reset'
+        ? (resume: unknown): unknown => {
+            if (typeof resume !== 'function') return resume;
+            return (socket: ConnmanSocket, context: ConnectionContext): void => {
+              try {
+                const result: unknown = resume.call(instance, socket, context);
+                if (isThenable(result)) Promise.resolve(result).catch((error: unknown) => report(error, context));
+              } catch (error) {
+                report(error, context);
+              }
+            };
+          }
+        : (value: unknown): unknown => value;
     return (value, context) => {
       try {
         const result = fn.call(instance, value, context);
-        if (isThenable(result)) return Promise.resolve(result).catch((error: unknown) => report(error, context));
-        return result;
+        if (isThenable(result)) {
+          return Promise.resolve(result).then(guard, (error: unknown) => report(error, context));
+        }
+        return guard(result);
       } catch (error) {
         return report(error, context);
       }

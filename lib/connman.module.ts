@@ -1,47 +1,175 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
-import { Connman } from './core/connman.js';
-import { ConnmanExplorer } from './connman.explorer.js';
-import { ConnmanLifecycle } from './connman.lifecycle.js';
-import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './connman.module-definition.js';
-import { createConnmanProvider, createPoolProviders } from './connman.providers.js';
+import { Module, type ConfigurableModuleAsyncOptions, type DynamicModule } from '@nestjs/common';
+import { ConnmanError } from './core/errors.js';
+import { ConnmanCoreModule } from './connman-core.module.js';
+import { messages } from './connman.messages.js';
+import { ConnmanOptionsModule } from './connman.module-definition.js';
+import {
+  createRegisteredPoolAsyncProviders,
+  createRegisteredPoolProvider,
+  createRegistrationIdProvider,
+  createRootPoolTokenProviders,
+  createRootPoolsProvider,
+  createSettingsProvider,
+} from './connman.providers.js';
+import { CONNMAN_SETTINGS } from './constants.js';
+import type { ConnmanModuleOptions } from './interfaces/connman-module-options.interface.js';
+import type { RegisterPoolAsyncOptions, RegisterPoolOptions } from './interfaces/register-pool-options.interface.js';
 import { getPoolToken } from './utils/get-pool-token.util.js';
 
-/** `forRootAsync` options: the pool names come synchronously, so that their tokens exist. */
-export type ConnmanModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE & {
+/** `forRoot` options: the module options, and `isGlobal` to make its pools injectable everywhere. */
+export type ConnmanModuleRootOptions = ConnmanModuleOptions & {
+  /** Export the pools' tokens to every module. Default false. */
+  isGlobal?: boolean | undefined;
+};
+
+/**
+ * `forRootAsync` options (`useFactory` + `inject`, `useClass` or `useExisting`
+ * with `createConnmanOptions()`, `imports`): the pool names come
+ * synchronously, so that their tokens exist.
+ */
+export type ConnmanModuleAsyncOptions = ConfigurableModuleAsyncOptions<ConnmanModuleOptions, 'createConnmanOptions'> & {
+  /** Export the pools' tokens to every module. Default false. */
+  isGlobal?: boolean | undefined;
   /**
    * Names of the pools the factory's options will define, so that
    * `@InjectPool(name)` tokens exist before the factory runs. Without it, pools
    * are reached through the injectable `Connman` only.
    */
-  pools?: string[];
+  pools?: string[] | undefined;
 };
 
 /**
- * Pools as providers: `forRoot({ pools })` or `forRootAsync({ pools: [names], useFactory, inject })`,
- * then `@InjectPool(name)`, `Connman`, and `@OnConnect` / `@OnData` / `@OnReset` handlers.
+ * Pools as providers.
+ *
+ * - `forRoot({ pools, defaults, ... })` or `forRootAsync({ pools: [names], useFactory, inject })`
+ *   in the root module: the module options (validated at startup), the pools
+ *   they list and the `defaults` every pool of the application starts from.
+ * - `registerPool(options)` or `registerPoolAsync({ name, useFactory, inject })` in a
+ *   feature module: one pool, injectable in that module (and wherever it is
+ *   exported to) with `@InjectPool(name)`; with or without `forRoot`.
+ *
+ * Whichever of them an application imports, it has one `Connman` registry
+ * (injectable everywhere) holding every pool; `@OnConnect` / `@OnData` /
+ * `@OnReset` handlers, the lifecycle (open on bootstrap, drain and close on
+ * shutdown) and health treat every pool alike. Handlers stay bound until the
+ * pools are closed: replies that arrive while shutdown drains leases in
+ * flight still reach `@OnData`. A pool name registered twice
+ * stops the app at startup with ERR_DUPLICATE_POOL naming both registrations;
+ * importing the result of one `registerPool()` call in two modules is one
+ * registration.
  */
-@Module({
-  imports: [DiscoveryModule],
-  providers: [ConnmanExplorer, ConnmanLifecycle],
-})
-export class ConnmanModule extends ConfigurableModuleClass {
-  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
-    const names = Array.isArray(options?.pools) ? options.pools.map((pool) => pool?.name) : [];
-    return withPools(super.forRoot(options), names, undefined);
+@Module({})
+export class ConnmanModule {
+  /** The module options given directly; `isGlobal` exports the pools to every module. */
+  static forRoot(options: ConnmanModuleRootOptions): DynamicModule {
+    const origin = 'ConnmanModule.forRoot()';
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new ConnmanError('ERR_INVALID_OPTIONS', messages.notAnObject(origin, options));
+    }
+    const pools: unknown[] = Array.isArray(options.pools) ? options.pools : [];
+    const names = pools
+      .map((pool) => (pool !== null && typeof pool === 'object' ? (pool as { name?: unknown }).name : undefined))
+      .filter((name): name is string => typeof name === 'string');
+    return root(ConnmanOptionsModule.forRoot(options), origin, false, [...new Set(names)], undefined, options.isGlobal);
   }
 
-  static override forRootAsync(options: ConnmanModuleAsyncOptions): DynamicModule {
+  /** The module options from a factory (`useFactory` + `inject`, `useClass` or `useExisting`). */
+  static forRootAsync(options: ConnmanModuleAsyncOptions): DynamicModule {
+    const origin = 'ConnmanModule.forRootAsync()';
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new ConnmanError('ERR_INVALID_OPTIONS', messages.notAnObject(origin, options));
+    }
     const { pools, ...rest } = options;
-    return withPools(super.forRootAsync(rest), pools ?? [], pools);
+    if (
+      pools !== undefined &&
+      (!Array.isArray(pools) ||
+        pools.some((name) => typeof name !== 'string' || name.length === 0) ||
+        new Set(pools).size !== pools.length)
+    ) {
+      throw new ConnmanError('ERR_INVALID_OPTIONS', messages.declaredPoolsInvalid());
+    }
+    return root(ConnmanOptionsModule.forRootAsync(rest), origin, true, pools ?? [], pools, options.isGlobal);
+  }
+
+  /**
+   * Registers one pool from a feature module and exports it: `@InjectPool(name)`
+   * works in that module and wherever it is exported to. The pool starts from
+   * the `defaults` of `forRoot` / `forRootAsync`, if one is imported. Its
+   * options are validated at startup (the error names this registration).
+   */
+  static registerPool(options: RegisterPoolOptions): DynamicModule {
+    const name = registrationName(options, 'ConnmanModule.registerPool()');
+    const origin = `ConnmanModule.registerPool('${name}')`;
+    return {
+      module: ConnmanModule,
+      imports: [ConnmanCoreModule],
+      providers: [createRegistrationIdProvider(), createRegisteredPoolProvider(name, options, origin)],
+      exports: [getPoolToken(name)],
+    };
+  }
+
+  /**
+   * Registers one pool whose options come from a factory (`useFactory` +
+   * `inject`, `useClass` or `useExisting`, with `imports`); the name is given
+   * now, so `@InjectPool(name)` resolves. Otherwise as {@link registerPool}.
+   */
+  static registerPoolAsync(options: RegisterPoolAsyncOptions): DynamicModule {
+    const name = registrationName(options, 'ConnmanModule.registerPoolAsync()');
+    const origin = `ConnmanModule.registerPoolAsync('${name}')`;
+    const sources = [options.useFactory, options.useClass, options.useExisting].filter((s) => s !== undefined);
+    if (sources.length !== 1) {
+      throw new ConnmanError('ERR_INVALID_OPTIONS', messages.registrationOneSource(origin), { pool: name });
+    }
+    return {
+      module: ConnmanModule,
+      imports: [...(options.imports ?? []), ConnmanCoreModule],
+      providers: [createRegistrationIdProvider(), ...createRegisteredPoolAsyncProviders(options, origin)],
+      exports: [getPoolToken(name)],
+    };
   }
 }
 
-function withPools(base: DynamicModule, names: string[], declared: string[] | undefined): DynamicModule {
-  const poolProviders = createPoolProviders(names);
-  return {
-    ...base,
-    providers: [...(base.providers ?? []), createConnmanProvider(declared), ...poolProviders],
-    exports: [...(base.exports ?? []), Connman, ...names.map(getPoolToken)],
+/**
+ * The module `forRoot` / `forRootAsync` return: a global inner module holding
+ * the options (so every registration sees the defaults), and the pools, whose
+ * tokens are exported (to every module with `isGlobal`).
+ */
+function root(
+  options: DynamicModule,
+  origin: string,
+  fromFactory: boolean,
+  names: readonly string[],
+  declared: readonly string[] | undefined,
+  isGlobal: unknown,
+): DynamicModule {
+  if (isGlobal !== undefined && typeof isGlobal !== 'boolean') {
+    throw new ConnmanError('ERR_INVALID_OPTIONS', messages.isGlobalInvalid(origin, isGlobal));
+  }
+  const optionsModule: DynamicModule = {
+    ...options,
+    global: true,
+    imports: [...(options.imports ?? []), ConnmanCoreModule],
+    providers: [
+      ...(options.providers ?? []),
+      createRegistrationIdProvider(),
+      createSettingsProvider(origin, fromFactory, declared),
+    ],
+    exports: [CONNMAN_SETTINGS],
   };
+  return {
+    module: ConnmanModule,
+    global: isGlobal === true,
+    imports: [ConnmanCoreModule, optionsModule],
+    providers: [createRegistrationIdProvider(), createRootPoolsProvider(), ...createRootPoolTokenProviders(names)],
+    exports: names.map(getPoolToken),
+  };
+}
+
+/** The name a registration gives synchronously (needed for its token). */
+function registrationName(options: unknown, origin: string): string {
+  const name = options !== null && typeof options === 'object' ? (options as { name?: unknown }).name : undefined;
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ConnmanError('ERR_INVALID_OPTIONS', messages.registrationName(origin, name));
+  }
+  return name;
 }
