@@ -14,7 +14,7 @@ const config: Config = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // The README's examples import the package by name, as users do.
     '^nestjs-connman$': '<rootDir>/lib/index.ts',
-    '^nestjs-connman/(core|health)$': '<rootDir>/lib/$1/index.ts',
+    '^nestjs-connman/(core|health|testing|prometheus|otel)$': '<rootDir>/lib/$1/index.ts',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   roots: [integration ? '<rootDir>/test/integration' : '<rootDir>/test'],
