@@ -4,9 +4,11 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ConnmanModule, type ConnmanModuleOptions } from '../lib/index.js';
 import { ConnmanHealthIndicator } from '../lib/health/index.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisController } from './redis/redis.controller.js';
 import { redisTarget } from './redis/redis.config.js';
-import { REDIS_CLIENT_SETTINGS, RedisService, type RedisClientSettings } from './redis/redis.service.js';
+import { redisProtocol } from './redis/redis-client.js';
+import { RedisService } from './redis/redis.service.js';
 import { UpstreamController } from './upstream/upstream.controller.js';
 import { EMBEDDED_REDIS, UpstreamModule, type ManagedEmbeddedRedis } from './upstream/upstream.module.js';
 
@@ -32,25 +34,17 @@ import { EMBEDDED_REDIS, UpstreamModule, type ManagedEmbeddedRedis } from './ups
               connectTimeoutMillis: 2000,
               openTimeoutMillis: 5000,
               backoff: { initialDelayMillis: 100, maxDelayMillis: 2000 },
+              requestTimeoutMillis: Number(config.get('REDIS_COMMAND_TIMEOUT_MS') ?? 2000),
+              ...redisProtocol({ ...target.auth, clientName: 'nestjs-connman-sample' }),
             },
           ],
         };
       },
     }),
     TerminusModule.forRoot({ logger: false }),
+    MetricsModule,
   ],
   controllers: [RedisController, HealthController, UpstreamController],
-  providers: [
-    RedisService,
-    ConnmanHealthIndicator,
-    {
-      provide: REDIS_CLIENT_SETTINGS,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService): RedisClientSettings => ({
-        password: redisTarget(config, 0).password,
-        commandTimeoutMillis: Number(config.get('REDIS_COMMAND_TIMEOUT_MS') ?? 2000),
-      }),
-    },
-  ],
+  providers: [RedisService, ConnmanHealthIndicator],
 })
 export class AppModule {}

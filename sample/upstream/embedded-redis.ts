@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { RespParser, type RespReply } from '../redis/resp.js';
+import { RespDecoder, type RespValue } from '../redis/resp.js';
+
+/** The largest command the embedded server takes. */
+const MAX_COMMAND_BYTES = 1024 * 1024;
 
 /**
  * A tiny in-process server that speaks enough of Redis's RESP (PING, ECHO,
- * GET, SET, INCR, DEL) for the sample to run with no outside server. It can be
+ * GET, SET, INCR, DEL, CLIENT SETNAME) for the sample to run with no outside server. It can be
  * stopped and started again on the same port, to watch the pool recover.
  */
 export class EmbeddedRedis {
@@ -59,11 +62,11 @@ export class EmbeddedRedis {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
-    const parser = new RespParser();
+    const decoder = new RespDecoder(MAX_COMMAND_BYTES);
     socket.on('data', (chunk: Buffer) => {
       let out = '';
       try {
-        for (const request of parser.push(chunk)) out += this.execute(request);
+        for (const request of decoder.decode(chunk)) out += this.execute(request);
       } catch {
         out += '-ERR protocol error\r\n';
         socket.end(out);
@@ -73,7 +76,7 @@ export class EmbeddedRedis {
     });
   }
 
-  private execute(request: RespReply): string {
+  private execute(request: RespValue): string {
     if (!Array.isArray(request) || request.length === 0) return '-ERR expected a command\r\n';
     const [name, ...args] = request.map(String);
     switch (name.toUpperCase()) {
@@ -86,6 +89,8 @@ export class EmbeddedRedis {
       case 'SET':
         this.data.set(args[0], args[1] ?? '');
         return '+OK\r\n';
+      case 'CLIENT': // the handshake names each connection; nothing to keep here
+        return args[0]?.toUpperCase() === 'SETNAME' ? '+OK\r\n' : `-ERR unknown subcommand '${args[0]}'\r\n`;
       case 'DEL':
         return `:${args.filter((key) => this.data.delete(key)).length}\r\n`;
       case 'INCR': {
@@ -95,7 +100,7 @@ export class EmbeddedRedis {
         return `:${value}\r\n`;
       }
       default:
-        return `-ERR unknown command '${name}' (the embedded server knows PING ECHO GET SET INCR DEL)\r\n`;
+        return `-ERR unknown command '${name}' (the embedded server knows PING ECHO GET SET INCR DEL CLIENT SETNAME)\r\n`;
     }
   }
 }
