@@ -9,10 +9,16 @@ const expected = [
   'waiters-timeout',
   'echo',
   'echo-shared',
+  'pipeline',
   'routing',
   'reconnect-attempts',
   'reconnect-recovery',
   'memory',
+  'framing',
+  'redis-ping',
+  'redis-get',
+  'instrumented-cycle',
+  'instrumented-contended',
 ];
 const problems = [];
 let report;
@@ -40,6 +46,14 @@ for (const c of cases) {
     else
       for (const [peer, v] of Object.entries(values))
         if (!finite(v)) problems.push(`${c.name}: ${field}.${peer} is not a number`);
+  }
+  if (c.targets !== undefined) {
+    if (!c.targets || typeof c.targets !== 'object') problems.push(`${c.name}: 'targets' is not an object`);
+    else
+      for (const [peer, v] of Object.entries(c.targets)) {
+        if (!finite(v) || v <= 0) problems.push(`${c.name}: targets.${peer} is not a positive number`);
+        if (!c.ratios || !(peer in c.ratios)) problems.push(`${c.name}: a target for '${peer}', which has no ratio`);
+      }
   }
 }
 if (problems.length) {

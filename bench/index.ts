@@ -1,11 +1,14 @@
 import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { echo } from './cases/echo.js';
+import { echo, echoShared } from './cases/echo.js';
 import { memory } from './cases/memory.js';
+import { pipeline } from './cases/pipeline.js';
 import { reconnect } from './cases/reconnect.js';
 import { routing } from './cases/routing.js';
 import { contended, cycle, waitersScale } from './cases/lease-cases.js';
 import { parseFlags, table, type BenchFlags, type CaseResult } from './harness.js';
+import { barChart } from './svg.js';
 
 type Case = (flags: BenchFlags) => Promise<CaseResult | CaseResult[]>;
 
@@ -14,9 +17,14 @@ const cases: Record<string, Case> = {
   contended,
   'waiters-scale': waitersScale,
   echo,
+  'echo-shared': echoShared,
+  pipeline,
   routing,
   reconnect,
   memory,
+  framing: async (flags) => (await import('./cases/framing.js')).framing(flags),
+  redis: async (flags) => (await import('./cases/redis.js')).redis(flags),
+  instrumented: async (flags) => (await import('./cases/instrumented.js')).instrumented(flags),
 };
 
 async function main(): Promise<void> {
@@ -36,6 +44,10 @@ async function main(): Promise<void> {
     node: process.version,
     quick: flags.quick,
   };
+  if (flags.svg !== undefined) {
+    writeFileSync(flags.svg, barChart(results, machine));
+    process.stderr.write(`bar chart of the ratios written to ${flags.svg}\n`);
+  }
   if (flags.json) process.stdout.write(JSON.stringify({ machine, cases: results }) + '\n');
   else
     process.stdout.write(

@@ -117,3 +117,86 @@ export class PipelinedReader {
     });
   }
 }
+
+/**
+ * A line-echo server: answers every `\n`-terminated line with the same line,
+ * in order. Like a pipelining server (Redis, memcached), it answers all the
+ * complete lines of a read with one write, and keeps a partial line for the
+ * next read.
+ */
+export const lineEchoServer = (): Promise<BenchServer> =>
+  new BenchServer((socket) => {
+    let partial: Buffer | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      const data = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+      const end = data.lastIndexOf(0x0a) + 1;
+      partial = end < data.length ? Buffer.from(data.subarray(end)) : undefined;
+      if (end > 0) socket.write(data.subarray(0, end));
+    });
+  }).listen();
+
+/**
+ * A hand-written pipelined line client on one socket, the floor for
+ * `pool.request()` with `lines()`: a FIFO of the callers' resolve functions,
+ * a line splitter over the chunks (a line may span chunks; a `\r` before the
+ * `\n` is removed, as `lines()` does), and each request written at once with
+ * its own `socket.write()` (or, with `corkTicks`, the writes of one tick
+ * gathered into one system call). It has no timeouts, no abort, no reconnection, no
+ * pushes (every line answers the oldest request) and no limit on line length.
+ */
+export class RawLineClient {
+  private waiting: (((line: Buffer) => void) | undefined)[] = [];
+  private head = 0;
+  private rest: Buffer | undefined;
+  private corked = false;
+
+  /** @param corkTicks gather the writes of one tick into one system call (cork, uncork on the next tick) */
+  constructor(
+    readonly socket: net.Socket,
+    private readonly corkTicks = false,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** Requests written and not yet answered. */
+  get pending(): number {
+    return this.waiting.length - this.head;
+  }
+
+  request(line: Buffer): Promise<Buffer> {
+    return new Promise<Buffer>((resolve) => {
+      this.waiting.push(resolve);
+      if (this.corkTicks && !this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.socket.uncork();
+        });
+      }
+      this.socket.write(line);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const data = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    this.rest = undefined;
+    let pos = 0;
+    let at: number;
+    while ((at = data.indexOf(0x0a, pos)) >= 0) {
+      const end = at > pos && data[at - 1] === 0x0d ? at - 1 : at;
+      const resolve = this.waiting[this.head];
+      this.waiting[this.head++] = undefined;
+      resolve?.(data.subarray(pos, end));
+      pos = at + 1;
+    }
+    if (pos < data.length) this.rest = data.subarray(pos);
+    if (this.head === this.waiting.length) {
+      this.waiting.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool as TarnPool } from 'tarn';
 import { ConnectionPool } from '../../lib/index.js';
-import { compare, result, sample, single, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
+import { compare, result, round, sample, single, type BenchFlags, type CaseResult, type Sample } from '../harness.js';
 import { HOST, connectSocket, echoServer, type BenchServer } from '../net.js';
 
 /** The pools under test, all over real loopback sockets to the same server. */
@@ -107,9 +107,17 @@ export async function cycle(flags: BenchFlags): Promise<CaseResult> {
   await pools.close();
   for (const socket of jackpot.pool) socket.destroy();
   await server.stop();
-  return result('cycle', 'acquire+release/s', 'higher', oursSample, peerSamples, [
-    `baseline is a bare \`await Promise.resolve()\` loop; ours reaches ${((oursSample.median / results.baseline.median) * 100).toFixed(0)}% of it`,
-  ]);
+  return result(
+    'cycle',
+    'acquire+release/s',
+    'higher',
+    oursSample,
+    peerSamples,
+    [
+      `baseline is a bare \`await Promise.resolve()\` loop; ours reaches ${((oursSample.median / results.baseline.median) * 100).toFixed(0)}% of it (target: within 3x of it)`,
+    ],
+    { baseline: round(1 / 3, 2), 'generic-pool': 4, tarn: 8 },
+  );
 }
 
 /** Case 2: 1,000 concurrent callers, pool max 10, each acquire, yield once, release. */
@@ -209,7 +217,7 @@ export async function contended(flags: BenchFlags): Promise<CaseResult> {
   notes.unshift(
     `floor (the same callers sharing 10 tokens through a plain FIFO, no pool): ${Math.round(floorSample.median)}/s; ours reaches ${((oursSample.median / floorSample.median) * 100).toFixed(0)}% of it`,
   );
-  return result('contended', 'acquire+release/s', 'higher', oursSample, peers, notes);
+  return result('contended', 'acquire+release/s', 'higher', oursSample, peers, notes, { 'generic-pool': 4 });
 }
 
 /**
@@ -294,6 +302,8 @@ export async function waitersScale(flags: BenchFlags): Promise<CaseResult[]> {
         ),
         `from 10 to ${big} waiters the floor itself falls ${(perSize.floor[10].median / perSize.floor[big].median).toFixed(1)}x (V8 holding ${big} suspended callers), ours ${(perSize.ours[10].median / perSize.ours[big].median).toFixed(1)}x`,
       ],
+      // Target: within 1.5x of the cost at 10 waiters.
+      { 'ours with 10 waiters': round(1 / 1.5, 2) },
     ),
   );
 

@@ -121,8 +121,16 @@ export async function routing(flags: BenchFlags): Promise<CaseResult> {
   socket.destroy();
   await app.close();
   await server.stop();
-  return result('routing', 'MiB/s', 'higher', oursSample, { 'direct socket listener': directSample }, [
-    `${chunks} chunks of 16 KiB per round streamed over loopback; ours goes socket -> PersistentConnection -> @OnData method`,
-    `dispatch alone (a 'data' event emitted on the socket, no I/O): ours ${oursNs.toFixed(0)} ns per chunk, direct listener ${directNs.toFixed(0)} ns`,
-  ]);
+  return result(
+    'routing',
+    'MiB/s',
+    'higher',
+    oursSample,
+    { 'direct socket listener': directSample },
+    [
+      `${chunks} chunks of 16 KiB per round streamed over loopback; ours goes socket -> PersistentConnection -> @OnData method`,
+      `dispatch alone (a 'data' event emitted on the socket, no I/O): ours ${oursNs.toFixed(0)} ns per chunk, direct listener ${directNs.toFixed(0)} ns`,
+    ],
+    { 'direct socket listener': 0.9 },
+  );
 }
