@@ -1,41 +1,29 @@
 // examples/readme/core.ts
-import { once } from 'node:events';
-import { ConnectionPool, type ConnmanSocket } from 'nestjs-connman';
+import { ConnectionPool, lines } from 'nestjs-connman';
 
+// A pool for a line protocol (memcached's text protocol here): a request line, a reply line.
 const pool = new ConnectionPool({
   name: 'memcached',
   host: '127.0.0.1',
   port: Number(process.env.MEMCACHED_PORT ?? 11211),
   min: 2, // opened by open(), kept and reconnected for good
   max: 10, // connections being created count too
-  acquireTimeoutMillis: 2000, // a waiting acquire() rejects after this, peer down or not
+  framing: lines(), // chunks become whole lines ("\r\n" or "\n" stripped)
+  requestTimeoutMillis: 2000, // a reply that does not come rejects, it never hangs
 });
 pool.on('reset', (error) => console.warn(`connection lost: ${error.message}; reconnecting`));
-await pool.open(); // resolves once min connections are up
+await pool.open(); // resolves once `min` connections are ready
 
-/** One request, one reply line; rejects (never hangs) if the socket closes first. */
-async function request(socket: ConnmanSocket, line: string): Promise<string> {
-  const done = new AbortController();
-  try {
-    socket.write(line);
-    const [reply] = await Promise.race([
-      once(socket, 'data', { signal: done.signal }),
-      once(socket, 'close', { signal: done.signal }).then(() => Promise.reject(new Error('connection closed'))),
-    ]);
-    return String(reply).trim();
-  } finally {
-    done.abort();
-  }
-}
+// Pipelined: both requests go out at once; each reply is matched to its request, in order.
+const [version, flushed] = await Promise.all([pool.request('version\r\n'), pool.request('flush_all\r\n')]);
+console.log(version.toString()); // VERSION 1.6.21
+console.log(flushed.toString()); // OK
 
-// Exclusive use: use() acquires, runs, releases (and destroys the connection if it throws).
-console.log(await pool.use((socket) => request(socket, 'version\r\n')));
-
-// Or hold a lease yourself: `await using` releases it at the end of the block.
+// Exclusive use: a lease is nobody else's until released (`await using` releases it).
 {
   await using lease = await pool.acquire();
-  console.log(await request(lease.socket, 'stats\r\n'));
+  console.log((await lease.request('version\r\n')).toString());
 }
 
-console.log(pool.stats()); // { size, connected, idle, leased, pending, waiting, endpoints, ... }
-await pool.close(); // waiters get ERR_POOL_CLOSED, leases get a grace period, then nothing is left
+console.log(pool.stats()); // { size, connected, idle, leased, pending, waiting, pendingRequests, ... }
+await pool.close(); // waiting callers get ERR_POOL_CLOSED; leases and requests get a grace period

@@ -14,6 +14,6 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check() {
-    return this.health.check([() => this.connman.isHealthy('push', { minConnected: 1 })]);
+    return this.health.check([() => this.connman.isHealthy('redis', { minConnected: 1 })]);
   }
 }

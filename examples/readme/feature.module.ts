@@ -1,0 +1,36 @@
+// examples/readme/feature.module.ts
+import { Injectable, Module } from '@nestjs/common';
+import { ConnmanModule, InjectPool, lines, type ConnectionPool } from 'nestjs-connman';
+
+@Injectable()
+export class CacheService {
+  constructor(@InjectPool('cache') private readonly cache: ConnectionPool) {}
+
+  async version(): Promise<string> {
+    return (await this.cache.request('version\r\n')).toString();
+  }
+}
+
+// A feature module registers and exports its own pool; options shared by every pool of
+// the app come from `defaults` in the root module's ConnmanModule.forRoot({ defaults }).
+@Module({
+  imports: [
+    ConnmanModule.registerPool({
+      name: 'cache',
+      host: '127.0.0.1',
+      port: Number(process.env.MEMCACHED_PORT ?? 11211),
+      framing: lines(),
+    }),
+  ],
+  providers: [CacheService],
+  exports: [CacheService],
+})
+export class CacheModule {}
+
+@Module({
+  imports: [
+    ConnmanModule.forRoot({ defaults: { connectTimeoutMillis: 2000, backoff: { maxDelayMillis: 5000 } } }),
+    CacheModule,
+  ],
+})
+export class AppModule {}
