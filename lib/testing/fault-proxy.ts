@@ -334,7 +334,13 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> implements ToxicS
     this.downstream.heal();
   }
 
-  /** RST to every open client connection (Toxiproxy's `reset_peer`); resolves once they are closed. */
+  /**
+   * RST to every client connection the proxy has accepted (Toxiproxy's
+   * `reset_peer`); resolves once they are closed. A client's connect can
+   * complete before the proxy has accepted it: after opening a pool of `n`
+   * connections, `await proxy.waitForConnection(n)` first, or a connection
+   * may escape the reset.
+   */
   async resetPeers(): Promise<void> {
     await Promise.all([...this.links].map((link) => link.close('reset-client')));
   }

@@ -320,6 +320,7 @@ describe('request()', () => {
       scope.defer(() => proxy.close());
       const p = pool({ ...proxy.endpoint, min: 2, max: 2 });
       await p.open();
+      await proxy.waitForConnection(2); // both reached the proxy: the reset hits both
       const first = Array.from({ length: 100 }, (_, i) => p.request(`a${i}\n`));
       await proxy.resetPeers();
       const results = await outcomes(first);

@@ -19,3 +19,22 @@ export async function until(
 ): Promise<void> {
   while (!predicate()) await next(emitter, event);
 }
+
+/** Waits until `predicate()` holds, checked first and after each of `events` (whichever comes). */
+export async function untilAny(
+  emitter: EventEmitter<any> | EventEmitter,
+  events: readonly string[],
+  predicate: () => boolean,
+): Promise<void> {
+  const target = emitter as EventEmitter;
+  while (!predicate()) {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    for (const event of events) target.once(event, wake);
+    try {
+      await woken;
+    } finally {
+      for (const event of events) target.off(event, wake);
+    }
+  }
+}
