@@ -486,6 +486,15 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    * others are waiting (never waits; may start a connection for next time).
    */
   tryAcquire(): Lease<F> | undefined {
+    // It never waits, so it takes no options: one given (`{ timeoutMillis }`) would be silently ignored.
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length !== 0 && arguments[0] !== undefined) {
+      throw new ConnmanError(
+        'ERR_INVALID_OPTIONS',
+        `tryAcquire() of pool '${this.name}' takes no options: it never waits (use acquire({ timeoutMillis, signal }) to wait).`,
+        { pool: this.name },
+      );
+    }
     if (this.poolState !== 'open') {
       if (this.poolState !== 'new') return undefined;
       this.start();
@@ -814,19 +823,13 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    * when no socket or timer of the pool is left.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    if (this.closePromise) return this.closePromise;
     let timeoutMillis: number;
     try {
-      const reader = new OptionReader(
-        `close() of pool '${this.name}'`,
-        objectOrFail(options, 'close()', this.name),
-        this.name,
-      );
-      reader.onlyKeys(['timeoutMillis']);
-      timeoutMillis = reader.int('timeoutMillis', 10_000, 0);
+      timeoutMillis = closeTimeoutOf(options, 'close()', this.name);
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    if (this.closePromise) return this.closePromise;
     this.closePromise = this.shutdown(timeoutMillis);
     return this.closePromise;
   }
@@ -1668,6 +1671,20 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
 
 function safeBytes(payload: unknown): number {
   return typeof payload === 'string' || payload instanceof Uint8Array ? payloadBytes(payload) : 0;
+}
+
+/**
+ * @internal The grace period of `close(options)` (default 10 s), checked
+ * before anything changes: ERR_INVALID_OPTIONS naming the field otherwise.
+ */
+export function closeTimeoutOf(options: unknown, call: string, pool?: string): number {
+  const scope = pool === undefined ? call : `${call} of pool '${pool}'`;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConnmanError('ERR_INVALID_OPTIONS', `Invalid options for ${scope}: expected an object.`, { pool });
+  }
+  const reader = new OptionReader(scope, options, pool);
+  reader.onlyKeys(['timeoutMillis']);
+  return reader.int('timeoutMillis', 10_000, 0);
 }
 
 function objectOrFail(value: unknown, call: string, pool: string): object {

@@ -1,6 +1,7 @@
 import type { AnyFrame } from './types.js';
-import { ConnectionPool, type CloseOptions } from './connection-pool.js';
+import { ConnectionPool, closeTimeoutOf, type CloseOptions } from './connection-pool.js';
 import { ConnmanError } from './errors.js';
+import { isOptionBag } from './options.js';
 import { PersistentConnection } from './persistent-connection.js';
 import type { PoolOptions } from './pool-options.js';
 import type { ConnectionCallbacks, ConnectionOptions, Endpoint } from './types.js';
@@ -27,7 +28,7 @@ export class Connman {
     options: Omit<PoolOptions<F>, 'name'> & { name?: string } = {},
   ): ConnectionPool<F> {
     checkName(name, 'createPool()');
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    if (!isOptionBag(options)) {
       throw new ConnmanError(
         'ERR_INVALID_OPTIONS',
         `createPool('${name}') needs an object of pool options (or nothing), got ${options === null ? 'null' : typeof options}.`,
@@ -124,12 +125,16 @@ export class Connman {
       return target.disconnect();
     }
     const pool = typeof target === 'string' ? this.getPool(target) : target;
-    this.pools.delete(pool.name);
+    // Checked before the pool leaves the registry: bad options change nothing.
+    closeTimeoutOf(options === undefined ? {} : options, 'disconnect()', pool.name);
+    if (this.pools.get(pool.name) === pool) this.pools.delete(pool.name);
     return pool.close(options);
   }
 
   /** Ends every connection and closes every pool. */
   async disconnectAll(options?: CloseOptions): Promise<void> {
+    // Checked before anything is closed or forgotten: bad options change nothing.
+    closeTimeoutOf(options === undefined ? {} : options, 'disconnectAll()');
     const pools = [...this.pools.values()];
     const singles = [...this.singles];
     this.pools.clear();

@@ -1,4 +1,5 @@
 import type { AnyFrame } from './types.js';
+import { isIP } from 'node:net';
 import { ConnmanError } from './errors.js';
 import type { Framing } from './framing.js';
 import { consoleLogger } from './logger.js';
@@ -122,13 +123,32 @@ const isInt =
   (min: number, max = MAX_TIMER_MILLIS) =>
   (v: unknown): boolean =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-/** `ca`, `cert`, `key`, `pfx`, `crl`: PEM text or bytes, or an array of them (objects for key / pfx). */
-const isBytesOrList = (v: unknown): boolean =>
-  isBytes(v) || (Array.isArray(v) && v.every((item) => isBytes(item) || isObject(item)));
+/** `ca`, `cert`, `crl`: PEM text or bytes, or an array of them. */
+const isBytesOrList = (v: unknown): boolean => isBytes(v) || (Array.isArray(v) && v.every(isBytes));
+/**
+ * `key` / `pfx`: PEM text or bytes, or an array of them or of objects carrying
+ * their own passphrase (`{ pem, passphrase? }` for `key`, `{ buf, passphrase? }` for `pfx`).
+ */
+const isKeyOrList =
+  (field: 'pem' | 'buf') =>
+  (v: unknown): boolean =>
+    isBytes(v) ||
+    (Array.isArray(v) &&
+      v.every(
+        (item) =>
+          isBytes(item) ||
+          (isObject(item) &&
+            isBytes((item as Record<string, unknown>)[field]) &&
+            Object.keys(item as object).every((key) => key === field || key === 'passphrase') &&
+            ((item as { passphrase?: unknown }).passphrase === undefined ||
+              typeof (item as { passphrase?: unknown }).passphrase === 'string')),
+      ));
+/** What `tls.createSecureContext()` returns (its native handle in `context`). */
+const isSecureContext = (v: unknown): boolean => isObject(v) && isObject((v as { context?: unknown }).context);
 const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 const SOCKET_CHECKS: Record<string, ValueCheck> = {
-  localAddress: [(v) => typeof v === 'string' && v.length > 0, 'a local address'],
+  localAddress: [(v) => typeof v === 'string' && isIP(v) !== 0, 'a local IP address'],
   localPort: [isInt(0, 65_535), 'an integer from 0 to 65535'],
   family: [(v) => v === 0 || v === 4 || v === 6, '0, 4 or 6'],
   hints: [isInt(0, 2 ** 31 - 1), 'an integer (dns.lookup hints)'],
@@ -152,19 +172,19 @@ const TLS_CHECKS: Record<string, ValueCheck> = {
   dhparam: [isBytes, "PEM text, a Buffer or 'auto'"],
   ecdhCurve: [isString, 'a string'],
   honorCipherOrder: [isBoolean, 'true or false'],
-  key: [isBytesOrList, 'PEM text or a Buffer, or an array of them'],
+  key: [isKeyOrList('pem'), 'PEM text or a Buffer, or an array of them or of { pem, passphrase }'],
   privateKeyEngine: [isString, 'a string'],
   privateKeyIdentifier: [isString, 'a string'],
   maxVersion: [(v) => TLS_VERSIONS.includes(v as string), TLS_VERSIONS.join(', ')],
   minVersion: [(v) => TLS_VERSIONS.includes(v as string), TLS_VERSIONS.join(', ')],
   passphrase: [isString, 'a string'],
-  pfx: [isBytesOrList, 'a Buffer, or an array of them'],
+  pfx: [isKeyOrList('buf'), 'a Buffer, or an array of them or of { buf, passphrase }'],
   secureOptions: [isInt(0, Number.MAX_SAFE_INTEGER), 'an integer (SSL_OP_* flags)'],
   secureProtocol: [isString, 'a string'],
   sessionIdContext: [isString, 'a string'],
   ticketKeys: [(v) => v instanceof Uint8Array, 'a Buffer'],
   sessionTimeout: [isInt(0, Number.MAX_SAFE_INTEGER), 'an integer of seconds'],
-  secureContext: [isObject, 'a tls.SecureContext'],
+  secureContext: [isSecureContext, 'a tls.SecureContext (from tls.createSecureContext())'],
   enableTrace: [isBoolean, 'true or false'],
   requestCert: [isBoolean, 'true or false'],
   ALPNProtocols: [
@@ -272,6 +292,37 @@ function describeValue(value: unknown): string {
   }
 }
 
+/**
+ * Runs `read`, the checking of user-given options: an error thrown while
+ * reading them (a getter that throws, a revoked Proxy) becomes
+ * ERR_INVALID_OPTIONS, with the thrown error as `cause`.
+ */
+export function readingOptions<T>(scope: string, pool: string | undefined, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ConnmanError) throw error;
+    throw new ConnmanError(
+      'ERR_INVALID_OPTIONS',
+      `The options for ${scope} could not be read: reading them threw (a getter or a Proxy; see the cause). Give plain values.`,
+      { pool, cause: error },
+    );
+  }
+}
+
+/**
+ * An object that can hold options: a plain object or a class instance, not an
+ * array nor a built-in such as a Map, Date or Buffer (whose keys would be ignored).
+ */
+export function isOptionBag(value: unknown): value is object {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.prototype.toString.call(value) === '[object Object]'
+  );
+}
+
 /** Reads and checks option values against one scope (used for pools and single connections). */
 export class OptionReader {
   constructor(
@@ -346,7 +397,7 @@ export class OptionReader {
   object<T extends object>(key: string): T | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(key, 'an object', value);
+    if (!isOptionBag(value)) this.fail(key, 'an object', value);
     return value as T;
   }
 }
@@ -450,11 +501,12 @@ function resolveHeartbeat(reader: OptionReader): ResolvedHeartbeat | undefined {
   };
 }
 
-/** A plain copy of every own property, hidden ones included (see {@link hideFromInspection}). */
+/** The values behind each object made by {@link hideFromInspection}. */
+const hiddenValues = new WeakMap<object, Readonly<Record<string, unknown>>>();
+
+/** A plain copy of the options behind `value` (also of one made by {@link hideFromInspection}). */
 export function copyAll<T extends object>(value: T): T {
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.getOwnPropertyNames(value)) copy[key] = (value as Record<string, unknown>)[key];
-  return copy as T;
+  return { ...(hiddenValues.get(value) ?? value) } as T;
 }
 
 /** True for what `request()` and heartbeats can write. */
@@ -463,20 +515,29 @@ export function isPayload(value: unknown): value is RequestPayload {
 }
 
 /**
- * Makes an object's enumerable keys invisible to `util.inspect` and
- * `JSON.stringify` (they hold socket or TLS options, which may be secrets),
- * while code that reads them by name still can.
+ * A read-only view of an options object (socket or TLS options, which may hold
+ * keys and passphrases) that code reads by name (`tls.servername`, `'ca' in
+ * tls`) but that shows no key to `util.inspect` (even with `showHidden`),
+ * `JSON.stringify`, `Object.keys` or a spread: a Proxy over an empty object,
+ * whose target is what inspection prints.
  */
 export function hideFromInspection<T extends object>(value: T): T {
-  const hidden = Object.create(Object.getPrototypeOf(value) as object | null) as T;
-  for (const key of Object.keys(value)) {
-    Object.defineProperty(hidden, key, {
-      value: (value as Record<string, unknown>)[key],
-      enumerable: false,
-      writable: false,
-    });
-  }
-  return hidden;
+  const values: Readonly<Record<string, unknown>> = Object.freeze({ ...(hiddenValues.get(value) ?? value) });
+  const view = new Proxy<Record<string | symbol, unknown>>(
+    {},
+    {
+      get: (target, key) =>
+        typeof key === 'string' && Object.hasOwn(values, key) ? values[key] : Reflect.get(target, key),
+      has: (target, key) => (typeof key === 'string' && Object.hasOwn(values, key)) || Reflect.has(target, key),
+      ownKeys: () => [],
+      getOwnPropertyDescriptor: () => undefined,
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
+    },
+  );
+  hiddenValues.set(view, values);
+  return view as T;
 }
 
 const ENDPOINT_KEYS = ['host', 'port', 'path', 'tls'];
@@ -486,18 +547,14 @@ const ENDPOINT_KEYS = ['host', 'port', 'path', 'tls'];
  * Returns a copy whose `tls` is hidden from inspection (it may hold keys).
  */
 export function checkEndpoint(scope: string, label: string, value: unknown, pool?: string): Endpoint {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isOptionBag(value)) {
     throw invalidOption(scope, label || 'endpoint', 'an object { host, port } or { path }', value, pool);
   }
   const ep = value as Record<string, unknown>;
   const at = (key: string): string => (label ? `${label}.${key}` : key);
   new OptionReader(scope, ep, pool).onlyKeys(ENDPOINT_KEYS, label ? `${label}.` : '');
   const tls = ep.tls;
-  if (
-    tls !== undefined &&
-    typeof tls !== 'boolean' &&
-    (tls === null || typeof tls !== 'object' || Array.isArray(tls))
-  ) {
+  if (tls !== undefined && typeof tls !== 'boolean' && !isOptionBag(tls)) {
     throw invalidOption(scope, at('tls'), 'true, false or tls.connect options', tls, pool);
   }
   if (tls !== null && typeof tls === 'object') {
@@ -514,8 +571,14 @@ export function checkEndpoint(scope: string, label: string, value: unknown, pool
     }
     endpoint = { path: ep.path };
   } else {
-    if (typeof ep.host !== 'string' || ep.host.length === 0) {
-      throw invalidOption(scope, at('host'), 'a non-empty host name or address', ep.host, pool);
+    if (typeof ep.host !== 'string' || !isHostShaped(ep.host)) {
+      throw invalidOption(
+        scope,
+        at('host'),
+        'a host name or IP address (no scheme, credentials, port, path or spaces)',
+        ep.host,
+        pool,
+      );
     }
     if (typeof ep.port !== 'number' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65_535) {
       throw invalidOption(scope, at('port'), 'an integer from 1 to 65535', ep.port, pool);
@@ -531,6 +594,17 @@ export function checkEndpoint(scope: string, label: string, value: unknown, pool
     });
   }
   return Object.freeze(endpoint);
+}
+
+/**
+ * A host name or an IP address: refuses what a URL would carry around it (a
+ * scheme, `user:password@`, a port, a path), which would otherwise fail only
+ * at connect time, and be printed with the endpoint in messages and stats.
+ */
+function isHostShaped(host: string): boolean {
+  if (host.length === 0 || host.length > 253) return false;
+  if (isIP(host) !== 0) return true;
+  return /^[A-Za-z0-9_.-]+$/.test(host);
 }
 
 /** `host:port`, `tls://host:port` or `unix:path`: never anything from the TLS options. */

@@ -17,6 +17,9 @@ import { ConnmanError, describeError, isConnmanError, isError, toError } from '.
 import type { FrameDecoder } from './framing.js';
 import {
   CONNECTION_OPTION_KEYS,
+  isOptionBag,
+  readingOptions,
+  MAX_TIMER_MILLIS,
   OptionReader,
   checkEndpoint,
   copyAll,
@@ -360,30 +363,16 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     super();
     const internal = building;
     building = undefined;
-    const scope = 'a persistent connection';
-    const list = Array.isArray(endpoint) ? endpoint : [endpoint];
-    if (list.length === 0)
-      throw new ConnmanError(
-        'ERR_INVALID_OPTIONS',
-        `Invalid option 'endpoint' for ${scope}: give at least one endpoint.`,
-      );
-    this.endpoints = internal
-      ? list
-      : list.map((ep, i) => checkEndpoint(scope, list.length > 1 ? `endpoint[${i}]` : 'endpoint', ep));
     if (internal) {
+      this.endpoints = Array.isArray(endpoint) ? endpoint : [endpoint];
       this.options = internal.resolved;
     } else {
-      if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-        throw new ConnmanError(
-          'ERR_INVALID_OPTIONS',
-          `Invalid options for ${scope}: expected an object of connection options.`,
-        );
-      }
-      const reader = new OptionReader(scope, options ?? {});
-      reader.onlyKeys(CONNECTION_KEYS);
-      this.options = resolveConnectionOptions(reader);
+      const checked = readingOptions('a persistent connection', undefined, () =>
+        checkConnectionArguments(endpoint, callbacks, options),
+      );
+      this.endpoints = checked.endpoints;
+      this.options = checked.options;
     }
-    if (callbacks !== undefined) checkCallbacks(callbacks);
     this.owner = internal?.owner;
     this.clock = internal?.clock ?? new Timekeeper(this.options.requestTimeoutMillis);
     this.ownClock = internal?.clock === undefined;
@@ -477,11 +466,16 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
    * cause) or when it is disconnected. Starts connecting if needed.
    */
   waitUntilConnected(timeoutMillis = this.options.connectTimeoutMillis): Promise<ConnmanSocket> {
-    if (typeof timeoutMillis !== 'number' || !Number.isInteger(timeoutMillis) || timeoutMillis < 0) {
+    if (
+      typeof timeoutMillis !== 'number' ||
+      !Number.isInteger(timeoutMillis) ||
+      timeoutMillis < 0 ||
+      timeoutMillis > MAX_TIMER_MILLIS
+    ) {
       return Promise.reject(
         new ConnmanError(
           'ERR_INVALID_OPTIONS',
-          `Invalid argument 'timeoutMillis' of waitUntilConnected(): expected an integer from 0, got ${typeof timeoutMillis}.`,
+          `Invalid argument 'timeoutMillis' of waitUntilConnected(): expected an integer from 0 to ${MAX_TIMER_MILLIS}, got ${typeof timeoutMillis === 'number' ? timeoutMillis : typeof timeoutMillis}.`,
           { pool: this.context.pool },
         ),
       );
@@ -1482,7 +1476,7 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
 
 /** @internal Checks a callbacks object: the four keys are functions; a plain object has no other key. */
 export function checkCallbacks(callbacks: unknown, label = 'callbacks', pool?: string): void {
-  if (callbacks === null || typeof callbacks !== 'object' || Array.isArray(callbacks)) {
+  if (!isOptionBag(callbacks)) {
     throw new ConnmanError(
       'ERR_INVALID_OPTIONS',
       `Invalid option '${label}': expected an object with onConnect, onData, onReset or onReconnect.`,
@@ -1529,6 +1523,36 @@ export function checkRequest(payload: unknown, options: ResolvedConnectionOption
   }
 }
 
+/** The checked arguments of `new PersistentConnection(endpoint, callbacks, options)`. */
+function checkConnectionArguments(
+  endpoint: unknown,
+  callbacks: unknown,
+  options: unknown,
+): { endpoints: readonly Endpoint[]; options: ResolvedConnectionOptions } {
+  const scope = 'a persistent connection';
+  const list: readonly unknown[] = Array.isArray(endpoint) ? endpoint : [endpoint];
+  if (list.length === 0) {
+    throw new ConnmanError(
+      'ERR_INVALID_OPTIONS',
+      `Invalid option 'endpoint' for ${scope}: give at least one endpoint.`,
+    );
+  }
+  const endpoints = Array.from(list, (ep, i) =>
+    checkEndpoint(scope, list.length > 1 ? `endpoint[${i}]` : 'endpoint', ep),
+  );
+  if (options !== undefined && !isOptionBag(options)) {
+    throw new ConnmanError(
+      'ERR_INVALID_OPTIONS',
+      `Invalid options for ${scope}: expected an object of connection options.`,
+    );
+  }
+  const reader = new OptionReader(scope, options ?? {});
+  reader.onlyKeys(CONNECTION_KEYS);
+  const resolved = resolveConnectionOptions(reader);
+  if (callbacks !== undefined) checkCallbacks(callbacks);
+  return { endpoints, options: resolved };
+}
+
 /** @internal Reads `{ timeoutMillis, signal }` of a request, refusing anything else. */
 export function readRequestOptions(
   options: unknown,
@@ -1536,7 +1560,7 @@ export function readRequestOptions(
   pool: string | undefined,
 ): { timeoutMillis: number; signal: AbortSignal | undefined } {
   const scope = pool === undefined ? 'request()' : `request() on pool '${pool}'`;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+  if (!isOptionBag(options)) {
     throw new ConnmanError(
       'ERR_INVALID_OPTIONS',
       `Invalid options for ${scope}: expected { timeoutMillis?, signal? }.`,

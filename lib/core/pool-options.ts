@@ -2,6 +2,8 @@ import type { AnyFrame } from './types.js';
 import { ConnmanError } from './errors.js';
 import { checkCallbacks } from './persistent-connection.js';
 import {
+  isOptionBag,
+  readingOptions,
   CONNECTION_OPTION_KEYS,
   MAX_TIMER_MILLIS,
   OptionReader,
@@ -128,7 +130,11 @@ const POOL_KEYS: readonly string[] = [
 
 /** Validates every pool option up front; the error names the pool and the option. */
 export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+  return readingOptions('a pool', undefined, () => resolveChecked(options));
+}
+
+function resolveChecked(options: PoolOptions): ResolvedPoolOptions {
+  if (!isOptionBag(options)) {
     throw new ConnmanError('ERR_INVALID_OPTIONS', 'Pool options must be an object with at least a name.');
   }
   const name = options.name;
@@ -190,7 +196,9 @@ function resolveEndpoints(reader: OptionReader, options: PoolOptions): readonly 
     if (hasShorthand) reader.fail('endpoints', 'either endpoints or host/port/path, not both', 'both');
     if (!Array.isArray(options.endpoints))
       reader.fail('endpoints', 'an array of { host, port } or { path }', options.endpoints);
-    return Object.freeze(options.endpoints.map((ep, i) => checkEndpoint(scope, `endpoints[${i}]`, ep, reader.pool)));
+    return Object.freeze(
+      Array.from(options.endpoints, (ep, i) => checkEndpoint(scope, `endpoints[${i}]`, ep, reader.pool)),
+    );
   }
   if (!hasShorthand) {
     if (options.tls !== undefined) reader.fail('tls', 'to come with host and port (or path)', options.tls);

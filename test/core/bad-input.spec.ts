@@ -113,6 +113,49 @@ const cases: Case[] = [
     () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: { rejectUnauthorised: false } }] } as never),
     "'endpoints[0].tls.rejectUnauthorised'",
   ],
+  [
+    'TLS ca given as objects',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: { ca: [{}] } }] } as never),
+    "'endpoints[0].tls.ca'",
+  ],
+  [
+    'a TLS cert given as objects',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: { cert: [{ pem: 'x' }] } }] } as never),
+    "'endpoints[0].tls.cert'",
+  ],
+  [
+    'a TLS key object without pem',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: { key: [{ passphrase: SECRET }] } }] } as never),
+    "'endpoints[0].tls.key'",
+  ],
+  [
+    'a TLS secureContext that is a plain object',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: { secureContext: {} } }] } as never),
+    "'endpoints[0].tls.secureContext'",
+  ],
+  [
+    'tls that is a Date',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ ...ep, tls: new Date() }] } as never),
+    "'endpoints[0].tls'",
+  ],
+  [
+    'a host with credentials in it',
+    () => new ConnectionPool({ name: 'bad', host: `user:${SECRET}@127.0.0.1`, port: 6379 }),
+    "'host'",
+  ],
+  ['a host with a scheme', () => new ConnectionPool({ name: 'bad', host: 'redis://127.0.0.1', port: 6379 }), "'host'"],
+  ['a host with spaces around it', () => new ConnectionPool({ name: 'bad', host: ' 127.0.0.1 ', port: 1 }), "'host'"],
+  [
+    'a host with a port in it',
+    () => new ConnectionPool({ name: 'bad', endpoints: [{ host: '127.0.0.1:6379', port: 6379 }] }),
+    "'endpoints[0].host'",
+  ],
+  [
+    'endpoints with a hole',
+    // eslint-disable-next-line no-sparse-arrays
+    () => new ConnectionPool({ name: 'bad', endpoints: [, ep] } as never),
+    "'endpoints[0]'",
+  ],
   ['endpoints and host together', () => new ConnectionPool({ ...base, endpoints: [ep] }), "'endpoints'"],
   ['tls without host', () => new ConnectionPool({ name: 'bad', tls: true }), "'tls'"],
   ['host without port', () => new ConnectionPool({ name: 'bad', host: 'h' }), "'port'"],
@@ -140,6 +183,29 @@ const cases: Case[] = [
   poolOption({ socketOptions: { rejectUnauthorized: false } }, "'socketOptions.rejectUnauthorized'"),
   poolOption({ socketOptions: { bogus: 1 } }, "'socketOptions.bogus'"),
   poolOption({ socketOptions: { onread: {} } }, "'socketOptions.onread'"),
+  poolOption({ socketOptions: { localAddress: 'not-an-ip' } }, "'socketOptions.localAddress'"),
+  poolOption({ backoff: new Map([['initialDelayMillis', 5]]) }, "'backoff'"),
+  poolOption({ callbacks: new Date() }, "'callbacks'"),
+  [
+    'options with a getter that throws',
+    () =>
+      new ConnectionPool({
+        ...base,
+        get max(): number {
+          throw new Error(SECRET);
+        },
+      }),
+    'could not be read',
+  ],
+  [
+    'a revoked Proxy as backoff',
+    () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return new ConnectionPool({ ...base, backoff: proxy });
+    },
+    'could not be read',
+  ],
   poolOption({ logger: {} }, "'logger'"),
   poolOption({ logger: 'console' }, "'logger'"),
   // Protocol options, nested.
@@ -173,6 +239,11 @@ const cases: Case[] = [
   ['open(5)', ({ pool }) => pool().open(5 as never), 'open()'],
   ['close({ timeoutMillis: "5" })', ({ pool }) => pool().close({ timeoutMillis: '5' as never }), "'timeoutMillis'"],
   ['close({ grace: 5 })', ({ pool }) => pool().close({ grace: 5 } as never), "'grace'"],
+  [
+    'tryAcquire({ timeoutMillis: 5 })',
+    ({ pool }) => pool().tryAcquire(...([{ timeoutMillis: 5 }] as [])),
+    'tryAcquire()',
+  ],
   ['use("not a function")', ({ pool }) => pool().use('x' as never), 'use()'],
   [
     'request() with a 0 timeout',
@@ -234,6 +305,23 @@ const cases: Case[] = [
     "'heartbeat.intervalMillis'",
   ],
   ['waitUntilConnected(-1)', () => new PersistentConnection(ep).waitUntilConnected(-1), "'timeoutMillis'"],
+  ['waitUntilConnected(1e12)', () => new PersistentConnection(ep).waitUntilConnected(1e12), "'timeoutMillis'"],
+  [
+    'a connection whose endpoint list has a hole',
+    // eslint-disable-next-line no-sparse-arrays
+    () => new PersistentConnection([, ep] as never),
+    "'endpoint[0]'",
+  ],
+  [
+    'a connection options getter that throws',
+    () =>
+      new PersistentConnection(ep, {}, {
+        get connectTimeoutMillis(): number {
+          throw new Error('boom');
+        },
+      } as never),
+    'could not be read',
+  ],
   ['reset("x")', () => new PersistentConnection(ep).reset('x' as never), 'reset()'],
   [
     'addCallbacks({ onReset: 1 })',
@@ -258,12 +346,47 @@ const cases: Case[] = [
     ({ connman }) => connman.connect(ep, { onReset: 'x' } as never),
     "'callbacks.onReset'",
   ],
+  // eslint-disable-next-line no-sparse-arrays
+  ['connect() with a hole in the endpoints', ({ connman }) => connman.connect([, ep] as never), "'endpoint[0]'"],
+  [
+    'disconnectAll({ timeoutMillis: -1 })',
+    ({ connman }) => connman.disconnectAll({ timeoutMillis: -1 }),
+    "'timeoutMillis'",
+  ],
   ['disconnect(42)', ({ connman }) => connman.disconnect(42 as never), 'disconnect()'],
   ['addPool({})', ({ connman }) => connman.addPool({} as never), 'addPool()'],
 ];
 
 describe('bad input, on every public path', () => {
   const scope = useScope();
+
+  it('disconnect() and disconnectAll() with bad options change nothing: the pools stay open and registered', async () => {
+    const connman = new Connman();
+    scope.defer(() => connman.disconnectAll({ timeoutMillis: 0 }));
+    const a = connman.createPool('a', { ...ep, min: 0 });
+    const b = connman.createPool('b', { ...ep, min: 0 });
+    await a.open();
+    const single = connman.connect(ep, {}, { backoff: { initialDelayMillis: 1000 } });
+    for (const attempt of [
+      () => connman.disconnect('a', { timeoutMillis: -1 }),
+      () => connman.disconnect(a, { grace: 5 } as never),
+      () => connman.disconnectAll({ timeoutMillis: '0' as never }),
+      () => connman.disconnectAll(null as never),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
+    }
+    expect(connman.poolNames).toEqual(['a', 'b']);
+    expect(a.stats().state).toBe('open');
+    expect(b.stats().state).toBe('new');
+    expect(single.state).not.toBe('closed');
+    // A pool of the same name that is not the registered one leaves the registered one in place.
+    const stranger = new ConnectionPool({ name: 'a', ...ep, min: 0 });
+    await connman.disconnect(stranger);
+    expect(connman.getPool('a')).toBe(a);
+    await connman.disconnectAll();
+    expect(connman.poolNames).toEqual([]);
+    expect(a.stats().state).toBe('closed');
+  });
 
   it('has at least 80 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(80);
