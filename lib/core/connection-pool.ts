@@ -661,7 +661,9 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     }
     if (alive) {
       // Hot: nothing waiting and no shared request on it: straight back to idle.
-      if (this.waitList.size === 0 && this.requestQueue.size === 0 && slot.conn.unanswered === 0) this.idle.push(slot);
+      if (this.waitList.size === 0 && this.requestQueue.size === 0 && slot.conn.awaitingReplies === 0) {
+        this.idle.push(slot);
+      }
       else this.offer(slot, true);
     }
     // Otherwise a pinned connection is reconnecting: it offers itself when back.
@@ -709,16 +711,24 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    */
   pick(): PersistentConnection<F> {
     if (this.poolState === 'closing' || this.poolState === 'closed') throw this.closedError();
-    const ring = this.ring;
-    const n = ring.length;
-    for (let i = 0; i < n; i++) {
-      const index = (this.pickCursor + i) % n;
-      const slot = ring[index];
-      if (this.shareable(slot) && slot.conn.checkSocket()) {
-        this.pickCursor = index + 1;
-        slot.idleTick = this.tick; // in use: not reaped
-        return slot.conn;
+    for (;;) {
+      // Read afresh on each pass: a socket found dead is reported lost, which can retire its slot.
+      const ring = this.ring;
+      const n = ring.length;
+      let found = -1;
+      for (let i = 0; i < n; i++) {
+        const index = (this.pickCursor + i) % n;
+        if (this.shareable(ring[index])) {
+          found = index;
+          break;
+        }
       }
+      if (found < 0) break;
+      const slot = ring[found];
+      if (!slot.conn.checkSocket()) continue;
+      this.pickCursor = found + 1;
+      slot.idleTick = this.tick; // in use: not reaped
+      return slot.conn;
     }
     throw new ConnmanError(
       'ERR_NO_CONNECTION',
@@ -1149,7 +1159,10 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     }
     if (!socketChecked && !slot.conn.checkSocket()) return; // lost: its reset was reported and handled
     if (slot.conn.unanswered !== 0) return;
-    if (this.waitList.size !== 0) {
+    // Late replies of requests that timed out or were aborted may still come: it serves shared
+    // requests (replies are matched in order), but is lent or idle only once they are read.
+    const clean = slot.conn.awaitingReplies === 0;
+    if (this.waitList.size !== 0 && clean) {
       this.handOut(slot, this.waitList.shift()!);
       return;
     }
@@ -1158,7 +1171,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       if (slot.conn.unanswered !== 0) return; // it took some: offered again once they settle
     }
     // Not marked as used here: a heartbeat ending offers it too, and heartbeats do not keep it from the reaper.
-    this.idle.push(slot);
+    if (clean) this.idle.push(slot);
   }
 
   private handOut(slot: Slot, waiter: Waiter): void {
@@ -1275,9 +1288,10 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    * then wait their turn behind the waiting acquire).
    */
   private pickForRequest(): Slot | undefined {
-    const ring = this.ring;
-    const n = ring.length;
     for (;;) {
+      // Read afresh on each pass: a socket found dead is reported lost, which can retire its slot.
+      const ring = this.ring;
+      const n = ring.length;
       let reserved: Slot | undefined;
       if (this.waitList.size !== 0) {
         let least = Infinity;
@@ -1371,9 +1385,16 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       this.validationFailed(slot, error);
       return false;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      return result as PromiseLike<unknown>;
+    let thenable: boolean;
+    try {
+      // A `then` getter is user code too.
+      thenable =
+        result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function';
+    } catch (error) {
+      this.validationFailed(slot, error);
+      return false;
     }
+    if (thenable) return result as PromiseLike<unknown>;
     if (result === false) {
       this.validationFailed(slot, undefined);
       return false;
@@ -1551,7 +1572,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     this.pump();
   }
 
-  /** The last unsettled request on `slot` settled: it may be lent again, retired (expired), or closed. */
+  /** The last unsettled request on `slot` settled, or its last late reply was read: it may be lent again, retired (expired), or closed. */
   private drainedOf(slot: Slot): void {
     if (slot.retired || this.poolState !== 'open') return this.checkDrained();
     if (slot.lease !== undefined || slot.validating || slot.heartbeat || slot.inIdle || !slot.conn.connected) return;

@@ -9,7 +9,7 @@
 
 import { types } from 'node:util';
 import { ConnmanError } from './errors.js';
-import { OptionReader, invalidOption } from './options.js';
+import { FRAMING_BUILDERS, OptionReader, invalidOption } from './options.js';
 
 /**
  * Turns the chunks of one connection into frames. One decoder per connection
@@ -775,3 +775,6 @@ class FixedLengthDecoder implements FrameDecoder<Buffer> {
     this.payload.clear();
   }
 }
+
+// Given as `framing: lines` (not called), a builder would make every connection fail: refused up front.
+FRAMING_BUILDERS.add(lines).add(lengthPrefixed).add(fixedLength);

@@ -402,6 +402,9 @@ export class OptionReader {
   }
 }
 
+/** @internal The built-in framing builders (`lines`, ...): given uncalled as `framing`, they are refused. */
+export const FRAMING_BUILDERS = new WeakSet<object>();
+
 /** Validates the options shared by pools and single connections and fills in defaults. */
 export function resolveConnectionOptions(reader: OptionReader): ResolvedConnectionOptions {
   const backoffSource = reader.object<BackoffOptions>('backoff') ?? {};
@@ -422,6 +425,9 @@ export function resolveConnectionOptions(reader: OptionReader): ResolvedConnecti
     reader.fail('logger', 'an object with error() and warn() methods', logger);
   }
   const framing = reader.fn<Framing<unknown>>('framing');
+  if (framing !== undefined && FRAMING_BUILDERS.has(framing)) {
+    reader.fail('framing', `a decoder factory: call the builder (framing: ${framing.name}(...))`, framing);
+  }
   const isReply = reader.fn<(frame: unknown) => boolean>('isReply');
   if (isReply !== undefined && framing === undefined) {
     reader.fail('isReply', "to come with the option 'framing' (replies are whole frames)", isReply);

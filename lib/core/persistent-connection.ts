@@ -338,7 +338,10 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
   corked = false;
   /** Requests (and heartbeat probes) written and not yet settled: the in-flight queue less its settled entries. */
   private unsettled = 0;
-  /** @internal Called each time the last unsettled request settles (set by the pool that owns the connection). */
+  /**
+   * @internal Called each time the last unsettled request settles, and each
+   * time the last late reply is read (set by the pool that owns the connection).
+   */
   onDrained: (() => void) | undefined = undefined;
   private closed: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
@@ -907,7 +910,11 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
         }
         if (reply) {
           this.inflight.shift();
-          head.answer(frame);
+          if (head.settled) {
+            // The late reply of a request that timed out or was aborted: read and dropped. Once the
+            // last one is read, nothing meant for someone else can arrive: the pool may lend it.
+            if (this.inflight.size === 0 && this.unsettled === 0) this.onDrained?.();
+          } else head.answer(frame);
           if (this.live !== socket) return false;
           continue;
         }
@@ -991,9 +998,19 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     if (--this.unsettled === 0) this.onDrained?.();
   }
 
-  /** @internal Requests written and not yet settled (what a pool waits for before lending, retiring or closing). */
+  /** @internal Requests written and not yet settled (what a pool waits for before retiring or closing). */
   get unanswered(): number {
     return this.unsettled;
+  }
+
+  /**
+   * @internal Replies still to read: unsettled requests, and requests that
+   * timed out or were aborted after they were written, whose late replies
+   * will still come. A connection is lent to a borrower only when this is 0,
+   * so that a borrower never reads a reply meant for someone else.
+   */
+  get awaitingReplies(): number {
+    return this.inflight.size;
   }
 
   /** @internal `host:port`, for request messages. */
@@ -1064,6 +1081,12 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     const quiet = now - quietSince;
     if (quiet < heartbeat.intervalMillis) {
       this.heartbeatTimer = setTimeout(onHeartbeatDue, heartbeat.intervalMillis - quiet, this);
+      return;
+    }
+    if (this.unsettled !== 0) {
+      // Waiting for replies is not idle: each request's own deadline watches the peer. A probe queued
+      // behind a slow reply would time out first and reset a live connection under those requests.
+      this.heartbeatTimer = setTimeout(onHeartbeatDue, heartbeat.intervalMillis, this);
       return;
     }
     if (this.owner !== undefined && !this.owner.heartbeatStart(this)) {

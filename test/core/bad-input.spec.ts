@@ -211,6 +211,7 @@ const cases: Case[] = [
   // Protocol options, nested.
   poolOption({ handshake: 'AUTH x' }, "'handshake'"),
   poolOption({ framing: {} }, "'framing'"),
+  poolOption({ framing: lines }, "'framing'"),
   poolOption({ isReply: noop }, "'isReply'"),
   poolOption({ framing: lines(), isReply: 'x' }, "'isReply'"),
   poolOption({ requestTimeoutMillis: 0 }, "'requestTimeoutMillis'"),
@@ -241,7 +242,10 @@ const cases: Case[] = [
   ['close({ grace: 5 })', ({ pool }) => pool().close({ grace: 5 } as never), "'grace'"],
   [
     'tryAcquire({ timeoutMillis: 5 })',
-    ({ pool }) => pool().tryAcquire(...([{ timeoutMillis: 5 }] as [])),
+    ({ pool }) => {
+      const p = pool();
+      return Reflect.apply(p.tryAcquire, p, [{ timeoutMillis: 5 }]);
+    },
     'tryAcquire()',
   ],
   ['use("not a function")', ({ pool }) => pool().use('x' as never), 'use()'],
