@@ -1,4 +1,4 @@
-import diagnostics from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
 import type { Lease } from './connection-pool.js';
 import type { PersistentConnection } from './persistent-connection.js';
 import type { AnyFrame } from './types.js';

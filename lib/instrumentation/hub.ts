@@ -1,4 +1,4 @@
-import diagnostics from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Lease } from '../core/connection-pool.js';
 import {
