@@ -11,8 +11,9 @@ export class CacheService {
   }
 }
 
-// A feature module registers and exports its own pool; options shared by every pool of
-// the app come from `defaults` in the root module's ConnmanModule.forRoot({ defaults }).
+// A feature module registers its own pool (injectable inside it) and exports the service that uses
+// it; to inject the pool in a module that imports this one, export the registerPool(...) result too.
+// Options shared by every pool of the app come from the root module's ConnmanModule.forRoot({ defaults }).
 @Module({
   imports: [
     ConnmanModule.registerPool({

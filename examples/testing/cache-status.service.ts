@@ -15,9 +15,9 @@ export class CacheStatus {
   /** The server's version, e.g. '1.6.21'. */
   async version(): Promise<string> {
     const reply = await this.pool.use((socket) => askLine(socket, 'version\r\n', REPLY_TIMEOUT_MILLIS));
-    const match = /^VERSION (\S+)$/.exec(reply);
-    if (match === null) throw new Error(`unexpected reply to 'version': ${JSON.stringify(reply)}`);
-    return match[1];
+    const version = /^VERSION (\S+)$/.exec(reply)?.[1];
+    if (version === undefined) throw new Error(`unexpected reply to 'version': ${JSON.stringify(reply)}`);
+    return version;
   }
 
   /** 'up' with the version, or 'down' with the reason: never throws, never hangs. */

@@ -161,7 +161,7 @@ export class NatsClient {
         break;
       case 'MSG': {
         const [subject, sid] = frame.args.split(' ');
-        this.subscriptions.get(sid)?.onMessage(frame.payload!, subject);
+        if (subject !== undefined && sid !== undefined) this.subscriptions.get(sid)?.onMessage(frame.payload!, subject);
         break;
       }
       case '-ERR':
