@@ -13,6 +13,7 @@ import type {
   ResumeFunction,
 } from './core/types.js';
 import { messages } from './connman.messages.js';
+import { getPoolToken } from './utils/get-pool-token.util.js';
 import type { ConnmanSettings } from './connman.settings.js';
 import type { HandlerMetadata } from './decorators/handler-metadata.js';
 
@@ -39,6 +40,8 @@ interface PoolHandlers {
 export class ConnmanExplorer implements OnModuleInit {
   private readonly logger: ConnmanLogger;
   private readonly removers: (() => void)[] = [];
+  /** Provider tokens of the application, while binding. */
+  private providedTokens: Set<unknown> | undefined;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -51,9 +54,12 @@ export class ConnmanExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     const perPool = new Map<ConnectionPool, PoolHandlers>();
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
+    const providers = this.discovery.getProviders();
+    this.providedTokens = new Set(providers.map((wrapper) => wrapper.token));
+    for (const wrapper of [...providers, ...this.discovery.getControllers()]) {
       this.collect(wrapper, perPool);
     }
+    this.providedTokens = undefined;
     for (const [pool, handlers] of perPool) this.removers.push(pool.addHandlers(toCallbacks(handlers)));
   }
 
@@ -103,6 +109,9 @@ export class ConnmanExplorer implements OnModuleInit {
     try {
       return [this.connman.getPool(meta.pool)];
     } catch (error) {
+      // Its token is provided, but by something else than ConnmanModule (a test's overrideProvider
+      // replaced a registerPool pool): there is no pool of ours to bind to, and that is not a mistake.
+      if (this.providedTokens?.has(getPoolToken(meta.pool))) return [];
       throw new ConnmanError(
         'ERR_UNKNOWN_POOL',
         messages.unknownHandlerPool(where, meta.pool, isError(error) ? error.message : String(error)),

@@ -79,6 +79,7 @@ export class ConnmanModule {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new ConnmanError('ERR_INVALID_OPTIONS', messages.notAnObject(origin, options));
     }
+    checkAsyncOptions(options, origin, FOR_ROOT_ASYNC_KEYS);
     const { pools, ...rest } = options;
     if (
       pools !== undefined &&
@@ -116,10 +117,7 @@ export class ConnmanModule {
   static registerPoolAsync(options: RegisterPoolAsyncOptions): DynamicModule {
     const name = registrationName(options, 'ConnmanModule.registerPoolAsync()');
     const origin = `ConnmanModule.registerPoolAsync('${name}')`;
-    const sources = [options.useFactory, options.useClass, options.useExisting].filter((s) => s !== undefined);
-    if (sources.length !== 1) {
-      throw new ConnmanError('ERR_INVALID_OPTIONS', messages.registrationOneSource(origin), { pool: name });
-    }
+    checkAsyncOptions(options, origin, REGISTER_POOL_ASYNC_KEYS, name);
     return {
       module: ConnmanModule,
       imports: [...(options.imports ?? []), ConnmanCoreModule],
@@ -166,6 +164,37 @@ function root(
 }
 
 /** The name a registration gives synchronously (needed for its token). */
+const ASYNC_SOURCE_KEYS = ['useFactory', 'inject', 'useClass', 'useExisting', 'imports'];
+const FOR_ROOT_ASYNC_KEYS = [...ASYNC_SOURCE_KEYS, 'provideInjectionTokensFrom', 'isGlobal', 'pools'];
+const REGISTER_POOL_ASYNC_KEYS = [...ASYNC_SOURCE_KEYS, 'name'];
+
+/**
+ * The shape of async options, checked when the module is declared: exactly one
+ * of useFactory, useClass or useExisting, `inject` only with `useFactory`,
+ * `imports` an array, and no other key (a misspelt `inejct` would otherwise
+ * leave the factory without its arguments).
+ */
+function checkAsyncOptions(options: object, origin: string, allowed: readonly string[], pool?: string): void {
+  const fail = (message: string): never => {
+    throw new ConnmanError('ERR_INVALID_OPTIONS', message, { pool });
+  };
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) fail(`Unknown option '${key}' for ${origin}; known options: ${allowed.join(', ')}.`);
+  }
+  const given = options as Record<string, unknown>;
+  const sources = ['useFactory', 'useClass', 'useExisting'].filter((key) => given[key] !== undefined);
+  if (sources.length !== 1) fail(messages.registrationOneSource(origin));
+  const source = sources[0];
+  if (typeof given[source] !== 'function')
+    fail(`Invalid option '${source}' for ${origin}: expected a function or a class.`);
+  if (given.inject !== undefined && (source !== 'useFactory' || !Array.isArray(given.inject))) {
+    fail(`Invalid option 'inject' for ${origin}: expected an array of tokens, with useFactory.`);
+  }
+  if (given.imports !== undefined && !Array.isArray(given.imports)) {
+    fail(`Invalid option 'imports' for ${origin}: expected an array of modules.`);
+  }
+}
+
 function registrationName(options: unknown, origin: string): string {
   const name = options !== null && typeof options === 'object' ? (options as { name?: unknown }).name : undefined;
   if (typeof name !== 'string' || name.length === 0) {

@@ -1,4 +1,5 @@
 import { ConnmanError, isConnmanError } from './core/errors.js';
+import { lines } from './core/framing.js';
 import { MAX_TIMER_MILLIS, OptionReader, invalidOption } from './core/options.js';
 import { resolvePoolOptions, type PoolOptions } from './core/pool-options.js';
 import type { ConnmanLogger } from './core/types.js';
@@ -133,7 +134,12 @@ function resolveDefaults(reader: OptionReader, origin: string): ConnmanPoolDefau
     if (PER_POOL_KEYS.includes(key)) throw new ConnmanError('ERR_INVALID_OPTIONS', messages.defaultsKey(origin, key));
   }
   try {
-    resolvePoolOptions({ ...(defaults as ConnmanPoolDefaults), name: PROBE, host: 'localhost', port: 1 });
+    resolvePoolOptions({
+      ...permissivePartners(defaults as ConnmanPoolDefaults),
+      name: PROBE,
+      host: 'localhost',
+      port: 1,
+    });
   } catch (error) {
     if (!isConnmanError(error)) throw error;
     throw new ConnmanError('ERR_INVALID_OPTIONS', withStringHint(defaultsMessage(origin, error.message)), {
@@ -144,6 +150,29 @@ function resolveDefaults(reader: OptionReader, origin: string): ConnmanPoolDefau
 }
 
 const PROBE = 'defaults';
+
+/**
+ * `defaults` with the options a default depends on filled in as leniently as
+ * they can be, so that the probe judges each default's own value: whether it
+ * fits the other options is judged per pool, once merged (`isReply` without
+ * `framing` in defaults is fine when every pool gives its framing; a
+ * `backoff.maxDelayMillis` below the built-in floor is fine when the pools
+ * lower the floor).
+ */
+function permissivePartners(defaults: ConnmanPoolDefaults): ConnmanPoolDefaults {
+  const probe: Record<string, unknown> = { ...defaults };
+  if (probe.isReply !== undefined && probe.framing === undefined) probe.framing = lines();
+  const backoff = probe.backoff;
+  if (backoff !== null && typeof backoff === 'object' && !Array.isArray(backoff)) {
+    const given = backoff as Record<string, unknown>;
+    probe.backoff = {
+      ...given,
+      initialDelayMillis: given.initialDelayMillis === undefined ? 1 : given.initialDelayMillis,
+      maxDelayMillis: given.maxDelayMillis === undefined ? MAX_TIMER_MILLIS : given.maxDelayMillis,
+    };
+  }
+  return probe as ConnmanPoolDefaults;
+}
 
 /** The core's message about the probe, told as one about `defaults.<key>` (or wrapped whole). */
 function defaultsMessage(origin: string, message: string): string {

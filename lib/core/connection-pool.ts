@@ -663,8 +663,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       // Hot: nothing waiting and no shared request on it: straight back to idle.
       if (this.waitList.size === 0 && this.requestQueue.size === 0 && slot.conn.awaitingReplies === 0) {
         this.idle.push(slot);
-      }
-      else this.offer(slot, true);
+      } else this.offer(slot, true);
     }
     // Otherwise a pinned connection is reconnecting: it offers itself when back.
     this.checkDrained();

@@ -353,48 +353,51 @@ async function testApp(app, tarball) {
       await step("Jest: the app's ts-jest CommonJS setup with the transformIgnorePatterns recipe", () =>
         npm(['test', '--', '--ci'], { cwd: dir }),
       );
-      await step('Jest with the recipe and a tsconfig without esModuleInterop (what Nest <= 10 generated)', async () => {
-        // Every entry point loaded through ts-jest's CommonJS output with no interop helpers: a default
-        // import of a Node built-in inside the package would read `.default` of undefined here.
-        writeFileSync(
-          join(dir, 'tsconfig.nointerop.json'),
-          JSON.stringify({ extends: './tsconfig.json', compilerOptions: { esModuleInterop: false } }),
-        );
-        writeFileSync(
-          join(dir, 'src', 'nointerop.check.ts'),
-          [
-            "import * as root from 'nestjs-connman';",
-            "import * as core from 'nestjs-connman/core';",
-            "import * as health from 'nestjs-connman/health';",
-            "import * as testing from 'nestjs-connman/testing';",
-            "import * as prometheus from 'nestjs-connman/prometheus';",
-            "import * as otel from 'nestjs-connman/otel';",
-            '',
-            "test('every entry point loads without esModuleInterop', () => {",
-            "  expect(typeof root.ConnmanModule.forRoot).toBe('function');",
-            "  expect(typeof core.ConnectionPool).toBe('function');",
-            "  expect(typeof health.ConnmanHealthIndicator).toBe('function');",
-            "  expect(typeof testing.FaultProxy.start).toBe('function');",
-            "  expect(typeof prometheus.instrumentPrometheus).toBe('function');",
-            "  expect(typeof otel.instrumentOpenTelemetry).toBe('function');",
-            "  expect(typeof root.CHANNELS.connect).toBe('string');",
-            '});',
-            '',
-          ].join('\n'),
-        );
-        const { transform: _transform, testRegex: _regex, ...rest } = manifest.jest;
-        writeFileSync(
-          join(dir, 'jest.nointerop.json'),
-          JSON.stringify({
-            ...rest,
-            testRegex: 'nointerop\\.check\\.ts$',
-            transform: { '^.+\\.(t|j)s$': ['ts-jest', { tsconfig: 'tsconfig.nointerop.json' }] },
-          }),
-        );
-        await run(process.execPath, ['node_modules/jest/bin/jest.js', '--ci', '--config', 'jest.nointerop.json'], {
-          cwd: dir,
-        });
-      });
+      await step(
+        'Jest with the recipe and a tsconfig without esModuleInterop (what Nest <= 10 generated)',
+        async () => {
+          // Every entry point loaded through ts-jest's CommonJS output with no interop helpers: a default
+          // import of a Node built-in inside the package would read `.default` of undefined here.
+          writeFileSync(
+            join(dir, 'tsconfig.nointerop.json'),
+            JSON.stringify({ extends: './tsconfig.json', compilerOptions: { esModuleInterop: false } }),
+          );
+          writeFileSync(
+            join(dir, 'src', 'nointerop.check.ts'),
+            [
+              "import * as root from 'nestjs-connman';",
+              "import * as core from 'nestjs-connman/core';",
+              "import * as health from 'nestjs-connman/health';",
+              "import * as testing from 'nestjs-connman/testing';",
+              "import * as prometheus from 'nestjs-connman/prometheus';",
+              "import * as otel from 'nestjs-connman/otel';",
+              '',
+              "test('every entry point loads without esModuleInterop', () => {",
+              "  expect(typeof root.ConnmanModule.forRoot).toBe('function');",
+              "  expect(typeof core.ConnectionPool).toBe('function');",
+              "  expect(typeof health.ConnmanHealthIndicator).toBe('function');",
+              "  expect(typeof testing.FaultProxy.start).toBe('function');",
+              "  expect(typeof prometheus.instrumentPrometheus).toBe('function');",
+              "  expect(typeof otel.instrumentOpenTelemetry).toBe('function');",
+              "  expect(typeof root.CHANNELS.connect).toBe('string');",
+              '});',
+              '',
+            ].join('\n'),
+          );
+          const { transform: _transform, testRegex: _regex, ...rest } = manifest.jest;
+          writeFileSync(
+            join(dir, 'jest.nointerop.json'),
+            JSON.stringify({
+              ...rest,
+              testRegex: 'nointerop\\.check\\.ts$',
+              transform: { '^.+\\.(t|j)s$': ['ts-jest', { tsconfig: 'tsconfig.nointerop.json' }] },
+            }),
+          );
+          await run(process.execPath, ['node_modules/jest/bin/jest.js', '--ci', '--config', 'jest.nointerop.json'], {
+            cwd: dir,
+          });
+        },
+      );
       await step('Jest without the recipe (informational)', async () => {
         const { transformIgnorePatterns: _recipe, ...nestDefault } = manifest.jest;
         writeFileSync(join(dir, 'jest.default.json'), JSON.stringify(nestDefault));

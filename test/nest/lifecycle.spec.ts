@@ -119,6 +119,55 @@ describe('ConnmanModule lifecycle', () => {
     });
   });
 
+  describe('a feature module pool replaced in a test', () => {
+    it('starts with @OnData handlers for a registerPool pool whose token overrideProvider() replaced; a misspelt pool still fails', async () => {
+      const server = await TestServer.start({ handler: silent });
+      scope.defer(() => server.stop());
+      const fake = { fake: true };
+      const seen: unknown[] = [];
+      @Injectable()
+      class Listener {
+        @OnData('cache')
+        onData(frame: unknown): void {
+          seen.push(frame);
+        }
+      }
+      @Injectable()
+      class CacheService {
+        constructor(@InjectPool('cache') readonly pool: unknown) {}
+      }
+      @Module({
+        imports: [ConnmanModule.registerPool({ name: 'cache', ...server.endpoint, min: 1, ...quick })],
+        providers: [CacheService, Listener],
+      })
+      class CacheModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [CacheModule] })
+        .overrideProvider(getPoolToken('cache'))
+        .useValue(fake)
+        .compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      scope.defer(() => app.close());
+      await app.init();
+      expect(app.get(CacheService).pool).toBe(fake);
+      expect(app.get(Connman).hasPool('cache')).toBe(false);
+      expect(server.accepted).toBe(0);
+      expect(seen).toEqual([]);
+
+      @Injectable()
+      class Misspelt {
+        @OnData('cahce')
+        onData(): void {}
+      }
+      const broken = await Test.createTestingModule({ imports: [CacheModule], providers: [Misspelt] })
+        .overrideProvider(getPoolToken('cache'))
+        .useValue(fake)
+        .compile();
+      const brokenApp = broken.createNestApplication({ logger: false });
+      await expect(brokenApp.init()).rejects.toMatchObject({ code: 'ERR_UNKNOWN_POOL' });
+      await brokenApp.close();
+    });
+  });
+
   describe('bootstrap failure', () => {
     it('fails to start with one error naming every pool that could not open, closes all pools, and logs nothing of it', async () => {
       const server = await TestServer.start();

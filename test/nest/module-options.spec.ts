@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { ConnmanModule, OnConnect, isConnmanError, type ConnmanModuleOptions } from '../../lib/index.js';
+import {
+  Connman,
+  ConnmanModule,
+  OnConnect,
+  isConnmanError,
+  lines,
+  type ConnmanModuleOptions,
+} from '../../lib/index.js';
 import { RecordingLogger, useScope } from '../helpers/resources.js';
 import { TestServer } from '../helpers/server.js';
 import { compileError, startApp } from './nest-helpers.js';
@@ -103,6 +110,15 @@ describe('ConnmanModule options, validated at startup', () => {
       [() => ConnmanModule.forRoot({ isGlobal: 'yes' as never }), "Invalid option 'isGlobal'"],
       [() => ConnmanModule.forRootAsync({ pools: ['a', 'a'], useFactory: () => ({}) }), "Invalid option 'pools'"],
       [() => ConnmanModule.forRootAsync({ pools: [''], useFactory: () => ({}) }), "Invalid option 'pools'"],
+      [
+        () => ConnmanModule.forRootAsync({ useFactory: () => ({}), inejct: [] } as never),
+        "Unknown option 'inejct' for ConnmanModule.forRootAsync()",
+      ],
+      [() => ConnmanModule.forRootAsync({ useFactroy: () => ({}) } as never), "Unknown option 'useFactroy'"],
+      [() => ConnmanModule.forRootAsync({} as never), 'needs exactly one of useFactory, useClass or useExisting'],
+      [() => ConnmanModule.forRootAsync({ useFactory: 'x' } as never), "Invalid option 'useFactory'"],
+      [() => ConnmanModule.forRootAsync({ useClass: class {}, inject: [] } as never), "Invalid option 'inject'"],
+      [() => ConnmanModule.forRootAsync({ useFactory: () => ({}), imports: 'x' } as never), "Invalid option 'imports'"],
     ];
     for (const [attempt, says] of attempts) {
       let thrown: unknown;
@@ -154,6 +170,31 @@ describe('ConnmanModule options, validated at startup', () => {
         "ConnmanModule.registerPool('big'): Invalid option 'min' for pool 'big': expected at most max (2), got 3. " +
           "The pool's own options are valid alone: the value comes from ConnmanModule 'defaults', or from the two together.",
       );
+    });
+
+    it('accepts defaults that are valid once merged into each pool, and refuses the same defaults where a pool leaves them invalid', async () => {
+      const isReply = (frame: Buffer): boolean => String(frame) !== 'PUSH';
+      const framed = { name: 'a', host: '127.0.0.1', port: 9, min: 0, framing: lines() };
+      const lowered = { name: 'b', host: '127.0.0.1', port: 9, min: 0, backoff: { initialDelayMillis: 10 } };
+      const defaults = { isReply, backoff: { maxDelayMillis: 50 } };
+      const { app } = await startApp(scope, {
+        imports: [ConnmanModule.forRoot({ defaults, pools: [{ ...framed, backoff: lowered.backoff }] })],
+      });
+      expect(app.get(Connman).getPool('a').options.connection.backoff).toMatchObject({
+        initialDelayMillis: 10,
+        maxDelayMillis: 50,
+      });
+      const unframed = await compileError({
+        imports: [ConnmanModule.forRoot({ defaults: { isReply }, pools: [{ ...lowered, name: 'c' }] })],
+      });
+      expect(unframed.message).toMatch(/^ConnmanModule\.forRoot\(\): Invalid option 'isReply' for pool 'c'/);
+      const floor = await compileError({
+        imports: [
+          ConnmanModule.forRoot({ defaults: { backoff: { maxDelayMillis: 50 } }, pools: [{ ...framed, name: 'd' }] }),
+        ],
+      });
+      expect(floor.message).toMatch(/Invalid option 'backoff\.maxDelayMillis' for pool 'd'/);
+      expect(floor.message).toContain("the value comes from ConnmanModule 'defaults'");
     });
 
     it.each([
@@ -209,6 +250,18 @@ describe('ConnmanModule options, validated at startup', () => {
         [
           () => ConnmanModule.registerPoolAsync({ name: 'f', useFactory: () => ({}), useClass: class {} as never }),
           /needs exactly one of useFactory, useClass or useExisting/,
+        ],
+        [
+          () => ConnmanModule.registerPoolAsync({ name: 'f', useFactory: () => ({}), inejct: [] } as never),
+          /^Unknown option 'inejct' for ConnmanModule\.registerPoolAsync\('f'\)/,
+        ],
+        [
+          () => ConnmanModule.registerPoolAsync({ name: 'f', useFactory: () => ({}), imports: 'x' } as never),
+          /^Invalid option 'imports'/,
+        ],
+        [
+          () => ConnmanModule.registerPoolAsync({ name: 'f', useFactory: () => ({}), inject: 'x' } as never),
+          /^Invalid option 'inject'/,
         ],
       ];
       for (const [attempt, says] of attempts) {
