@@ -661,9 +661,8 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     }
     if (alive) {
       // Hot: nothing waiting and no shared request on it: straight back to idle.
-      if (this.waitList.size === 0 && this.requestQueue.size === 0 && slot.conn.awaitingReplies === 0) {
-        this.idle.push(slot);
-      } else this.offer(slot, true);
+      if (this.waitList.size === 0 && this.requestQueue.size === 0 && slot.conn.unanswered === 0) this.idle.push(slot);
+      else this.offer(slot, true);
     }
     // Otherwise a pinned connection is reconnecting: it offers itself when back.
     this.checkDrained();
@@ -1128,9 +1127,31 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     let slot: Slot | undefined;
     while ((slot = this.fifo ? idle.head : idle.tail) !== undefined) {
       idle.remove(slot);
-      if (slot.conn.checkSocket()) return slot;
+      if (slot.conn.checkSocket() && (slot.conn.awaitingReplies === 0 || this.lendable(slot))) return slot;
     }
     return undefined;
+  }
+
+  /**
+   * Whether a connection with no unsettled pool request can be lent now: a
+   * borrower must never read a reply meant for someone else. Requests made
+   * on it directly (`pick().request()`) keep it back until they settle (it
+   * is offered again then). Only late replies left (of requests that timed
+   * out or were aborted after they were written): nobody waits for them, so
+   * the connection is reset (nothing is lost) and offered again once back.
+   */
+  private lendable(slot: Slot): boolean {
+    const conn = slot.conn;
+    if (conn.awaitingReplies === 0) return true;
+    if (conn.unanswered !== 0) return false;
+    conn.reset(
+      new ConnmanError(
+        'ERR_CONNECTION_CLOSED',
+        `Replies of requests that timed out or were aborted were still due on ${describeEndpoint(conn.endpoint)}; the connection is reset before it is lent, so that its borrower never reads them.`,
+        { pool: this.name },
+      ),
+    );
+    return false;
   }
 
   /** Hands idle connections to waiters (only needed while validation runs, or after a requeue). */
@@ -1158,10 +1179,8 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     }
     if (!socketChecked && !slot.conn.checkSocket()) return; // lost: its reset was reported and handled
     if (slot.conn.unanswered !== 0) return;
-    // Late replies of requests that timed out or were aborted may still come: it serves shared
-    // requests (replies are matched in order), but is lent or idle only once they are read.
-    const clean = slot.conn.awaitingReplies === 0;
-    if (this.waitList.size !== 0 && clean) {
+    if (this.waitList.size !== 0) {
+      if (!this.lendable(slot)) return; // reset: offered again once back
       this.handOut(slot, this.waitList.shift()!);
       return;
     }
@@ -1170,7 +1189,8 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       if (slot.conn.unanswered !== 0) return; // it took some: offered again once they settle
     }
     // Not marked as used here: a heartbeat ending offers it too, and heartbeats do not keep it from the reaper.
-    if (clean) this.idle.push(slot);
+    // (Late replies may still be due on it: it is made clean when it is next lent, see lendable().)
+    this.idle.push(slot);
   }
 
   private handOut(slot: Slot, waiter: Waiter): void {

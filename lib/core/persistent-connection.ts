@@ -1006,8 +1006,8 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
   /**
    * @internal Replies still to read: unsettled requests, and requests that
    * timed out or were aborted after they were written, whose late replies
-   * will still come. A connection is lent to a borrower only when this is 0,
-   * so that a borrower never reads a reply meant for someone else.
+   * may still come. A pool lends a connection only when this is 0, so that a
+   * borrower never reads a reply meant for someone else.
    */
   get awaitingReplies(): number {
     return this.inflight.size;
@@ -1083,12 +1083,6 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
       this.heartbeatTimer = setTimeout(onHeartbeatDue, heartbeat.intervalMillis - quiet, this);
       return;
     }
-    if (this.unsettled !== 0) {
-      // Waiting for replies is not idle: each request's own deadline watches the peer. A probe queued
-      // behind a slow reply would time out first and reset a live connection under those requests.
-      this.heartbeatTimer = setTimeout(onHeartbeatDue, heartbeat.intervalMillis, this);
-      return;
-    }
     if (this.owner !== undefined && !this.owner.heartbeatStart(this)) {
       // Leased (or being validated): the borrower owns the socket; check again later.
       this.heartbeatTimer = setTimeout(onHeartbeatDue, heartbeat.intervalMillis, this);
@@ -1117,7 +1111,22 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     // At once: nothing to gather it with (the connection was quiet), and its timeout starts now.
     // (Behind writes still corked, if any: the socket keeps the order.)
     socket.write(payload);
-    this.heartbeatTimer = setTimeout(onHeartbeatTimeout, heartbeat.timeoutMillis, this);
+    // Its answer comes after the replies of the requests written before it: a slow reply (within its
+    // request's deadline) must not make the probe time out and reset a live connection under them.
+    const timeout = Math.min(heartbeat.timeoutMillis + this.repliesAheadMillis(), MAX_TIMER_MILLIS);
+    this.heartbeatTimer = setTimeout(onHeartbeatTimeout, timeout, this);
+  }
+
+  /** How long the unsettled requests in flight may still wait for their replies (0 if none). */
+  private repliesAheadMillis(): number {
+    if (this.unsettled === 0) return 0;
+    const now = performance.now();
+    let latest = now;
+    for (const entry of this.inflight.entries()) {
+      const deadline = (entry as Partial<Request<F>>).deadline;
+      if (!entry.settled && deadline !== undefined && deadline > latest) latest = deadline;
+    }
+    return Math.ceil(latest - now);
   }
 
   /** @internal The heartbeat's answer came. */

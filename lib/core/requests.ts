@@ -191,6 +191,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** What it holds, oldest first (not a hot path: a copy). */
+  entries(): T[] {
+    return this.items.slice(this.head) as T[];
+  }
+
   /** Empties the queue, returning what it held in order. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

@@ -17,15 +17,24 @@ describe('review: late replies and exclusive leases', () => {
   const scope = useScope();
 
   /**
-   * A line server: `slow` is held (answered when the test says), `mute` is
-   * never answered, anything else `q` is answered `reply:q` at once.
+   * A line server that answers in order, as pipelining servers do: `slow` is
+   * held until the test releases it (and every later line waits behind it),
+   * `mute` is never answered, anything else `q` is answered `reply:q`.
    */
   async function server(): Promise<{ endpoint: { host: string; port: number }; held: Socket[]; release(): void }> {
     const held: Socket[] = [];
+    const backlog = new Map<Socket, string[]>();
+    const answer = (socket: Socket, line: string): void => {
+      if (line !== 'mute' && !socket.destroyed) socket.write(`reply:${line}\n`);
+    };
     const upstream = await TestServer.start({
       handler: lineHandler((line, socket) => {
-        if (line === 'slow') held.push(socket);
-        else if (line !== 'mute') socket.write(`reply:${line}\n`);
+        const waiting = backlog.get(socket);
+        if (waiting !== undefined) waiting.push(line);
+        else if (line === 'slow') {
+          held.push(socket);
+          backlog.set(socket, []);
+        } else answer(socket, line);
       }),
     });
     scope.defer(() => upstream.stop());
@@ -33,7 +42,12 @@ describe('review: late replies and exclusive leases', () => {
       endpoint: upstream.endpoint,
       held,
       release: () => {
-        for (const socket of held.splice(0)) socket.write('reply:slow (late)\n');
+        for (const socket of held.splice(0)) {
+          if (!socket.destroyed) socket.write('reply:slow (late)\n');
+          const waiting = backlog.get(socket) ?? [];
+          backlog.delete(socket);
+          for (const line of waiting) answer(socket, line);
+        }
       },
     };
   }
@@ -62,11 +76,14 @@ describe('review: late replies and exclusive leases', () => {
     ['aborted', {}],
     ['timed out, with resetOnRequestTimeout false', { resetOnRequestTimeout: false }],
   ])(
-    'a request %s after it was written: its connection is lent only once the late reply was read, and the borrower never sees it',
+    'a request %s after it was written: a waiting acquire gets the connection reset first, and never sees the late reply',
     async (_how, extra) => {
       const upstream = await server();
       const p = pool({ ...upstream.endpoint, ...extra });
       await p.open();
+      const before = p.connections[0].socket;
+      const resets: string[] = [];
+      p.on('reset', (error) => void resets.push(error.message));
       const controller = new AbortController();
       const aborted = 'resetOnRequestTimeout' in extra ? undefined : controller;
       const request = outcome(p.request('slow\n', aborted ? { signal: aborted.signal } : { timeoutMillis: 50 }));
@@ -74,15 +91,54 @@ describe('review: late replies and exclusive leases', () => {
       const waiting = p.acquire({ timeoutMillis: 5000 });
       aborted?.abort();
       expect(await request).toBe(aborted ? 'ERR_REQUEST_ABORTED' : 'ERR_REQUEST_TIMEOUT');
-      // Settled, but its reply is still to come: not lent yet.
-      expect(await within(waiting, 100)).toBe(false);
-      upstream.release();
+      // Nobody waits for the late reply: the connection is reset, and lent once connected anew.
       const lease = await waiting;
+      expect(lease.socket).not.toBe(before);
+      expect(resets).toEqual([expect.stringContaining('still due')]);
+      upstream.release(); // too late: written to the old connection, which is closed
       expect(await firstRead(lease.socket)).toBe('reply:ping\n');
       lease.release();
       expect(p.stats()).toMatchObject({ leased: 0, waiting: 0, pendingRequests: 0 });
     },
   );
+
+  it('a late reply still due on an idle connection: acquire() resets it first, tryAcquire() lends nothing', async () => {
+    const upstream = await server();
+    const p = pool({ ...upstream.endpoint });
+    await p.open();
+    const before = p.connections[0].socket;
+    const controller = new AbortController();
+    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
+    await eventually(() => upstream.held.length === 1);
+    controller.abort();
+    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+    expect(p.stats()).toMatchObject({ idle: 1, pendingRequests: 1 });
+    expect(p.tryAcquire()).toBeUndefined();
+    const lease = await p.acquire({ timeoutMillis: 2000 });
+    expect(lease.socket).not.toBe(before);
+    expect(await firstRead(lease.socket)).toBe('reply:ping\n');
+    lease.release();
+  });
+
+  it('a late reply read before anyone borrows: the connection is lent as it is, with no reset', async () => {
+    const upstream = await server();
+    const p = pool({ ...upstream.endpoint });
+    await p.open();
+    const before = p.connections[0].socket;
+    const controller = new AbortController();
+    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
+    await eventually(() => upstream.held.length === 1);
+    controller.abort();
+    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+    const read = new Promise((resolve) => p.connections[0].socket!.once('data', resolve));
+    upstream.release();
+    await read;
+    await eventually(() => p.stats().pendingRequests === 0);
+    const lease = await p.acquire();
+    expect(lease.socket).toBe(before);
+    expect(await firstRead(lease.socket)).toBe('reply:ping\n');
+    lease.release();
+  });
 
   it('a borrower that aborts its own lease.request() and releases: the next borrower does not read that reply', async () => {
     const upstream = await server();
@@ -94,12 +150,26 @@ describe('review: late replies and exclusive leases', () => {
     await eventually(() => upstream.held.length === 1);
     controller.abort();
     expect(await request).toBe('ERR_REQUEST_ABORTED');
+    const before = first.socket;
     first.release();
-    const next = p.acquire({ timeoutMillis: 5000 });
-    expect(await within(next, 100)).toBe(false);
-    expect(p.tryAcquire()).toBeUndefined();
+    const lease = await p.acquire({ timeoutMillis: 5000 });
+    expect(lease.socket).not.toBe(before);
     upstream.release();
-    const lease = await next;
+    expect(await firstRead(lease.socket)).toBe('reply:ping\n');
+    lease.release();
+  });
+
+  it('requests made on a connection directly (pick().request()) keep it from being lent until they settle', async () => {
+    const upstream = await server();
+    const p = pool({ ...upstream.endpoint });
+    await p.open();
+    const direct = p.pick().request('slow\n');
+    await eventually(() => upstream.held.length === 1);
+    const waiting = p.acquire({ timeoutMillis: 5000 });
+    expect(await within(waiting, 100)).toBe(false);
+    upstream.release();
+    expect((await direct).toString()).toBe('reply:slow (late)');
+    const lease = await waiting;
     expect(await firstRead(lease.socket)).toBe('reply:ping\n');
     lease.release();
   });
@@ -195,7 +265,7 @@ describe('review: late replies and exclusive leases', () => {
     lease.release();
   });
 
-  it('a heartbeat is not sent behind a slow reply: the request settles by its own deadline, the connection stays', async () => {
+  it('a heartbeat behind a slow reply waits for that reply within its deadline: the connection stays', async () => {
     const upstream = await server();
     const p = pool({
       ...upstream.endpoint,
@@ -208,9 +278,31 @@ describe('review: late replies and exclusive leases', () => {
     const slow = p.request('slow\n');
     await eventually(() => upstream.held.length === 1);
     await delay(200); // several heartbeat intervals pass while the reply is held
-
     upstream.release();
     expect((await slow).toString()).toBe('reply:slow (late)');
     expect(resets).toEqual([]);
+  });
+
+  it('a heartbeat behind requests that time out without reset still finds a peer that stopped answering', async () => {
+    const upstream = await server();
+    const p = pool({
+      ...upstream.endpoint,
+      resetOnRequestTimeout: false,
+      heartbeat: { intervalMillis: 30, payload: 'hb\n', timeoutMillis: 30, idle: 'read' },
+      requestTimeoutMillis: 60,
+    });
+    await p.open();
+    const reset = new Promise<Error>((resolve) => p.once('reset', resolve));
+    // Steady traffic to a peer that answers nothing any more (every line waits behind 'slow').
+    const outcomes: Promise<string>[] = [outcome(p.request('slow\n'))];
+    const traffic = setInterval(() => outcomes.push(outcome(p.request('x\n'))), 20);
+    try {
+      expect(await reset).toMatchObject({ code: 'ERR_HEARTBEAT_TIMEOUT' });
+    } finally {
+      clearInterval(traffic);
+    }
+    for (const result of await Promise.all(outcomes)) {
+      expect(['ERR_REQUEST_TIMEOUT', 'ERR_CONNECTION_CLOSED', 'ok:reply:x']).toContain(result);
+    }
   });
 });
