@@ -608,9 +608,10 @@ export function checkEndpoint(scope: string, label: string, value: unknown, pool
  * at connect time, and be printed with the endpoint in messages and stats.
  */
 function isHostShaped(host: string): boolean {
-  if (host.length === 0 || host.length > 253) return false;
+  if (host.length === 0) return false;
   if (isIP(host) !== 0) return true;
-  return /^[A-Za-z0-9_.-]+$/.test(host);
+  // A name (any script: a custom `lookup` may resolve what DNS would not), never a URL's pieces.
+  return !/[\s@/\\?#:[\]]/.test(host);
 }
 
 /** `host:port`, `tls://host:port` or `unix:path`: never anything from the TLS options. */

@@ -392,6 +392,20 @@ describe('bad input, on every public path', () => {
     expect(a.stats().state).toBe('closed');
   });
 
+  it('accepts every host that is a name or an IP address', () => {
+    for (const host of [
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      'fe80::1%lo',
+      'my_host.internal',
+      'example.com.',
+      'bücher.example',
+    ]) {
+      expect(new ConnectionPool({ name: 'ok', host, port: 1 }).options.endpoints[0].host).toBe(host);
+    }
+  });
+
   it('has at least 80 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(80);
   });
