@@ -242,10 +242,13 @@ export class Link {
    * the server (when it is connected). Resolves once both are closed.
    */
   close(mode: CloseMode): Promise<void> {
-    if (this.closing) return this.closed;
-    this.closing = true;
-    this.upstream.dispose();
-    this.downstream.dispose();
+    if (!this.closing) {
+      this.closing = true;
+      this.upstream.dispose();
+      this.downstream.dispose();
+    }
+    // Also when already closing (a limit flushing its last bytes to a peer that may never
+    // read): `closed` waits for both sockets, so whatever is still open is closed now.
     reset(this.client, mode === 'reset-client');
     reset(this.server, mode === 'reset-upstream');
     return this.closed;
@@ -271,6 +274,9 @@ export class Link {
 /** Destroys `socket`, with an RST when asked and possible (a connected TCP socket). */
 function reset(socket: net.Socket, rst: boolean): void {
   if (socket.destroyed) return;
-  if (rst && !socket.connecting) socket.resetAndDestroy();
+  // No RST once end() was called and has not finished: libuv refuses to reset a stream whose
+  // shutdown is pending (EINVAL), and Node then drops the handle without closing it: no
+  // 'close' ever comes (and the fd leaks). A plain destroy still closes it.
+  if (rst && !socket.connecting && !(socket.writableEnded && !socket.writableFinished)) socket.resetAndDestroy();
   else socket.destroy();
 }

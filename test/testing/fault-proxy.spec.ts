@@ -27,6 +27,17 @@ function invalidOptions(fn: () => unknown, option: string): void {
   expect((caught as Error).message).toContain(`'${option}'`);
 }
 
+/** True if `promise` settles within `millis` (its bound's timer cleared either way). */
+async function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, millis, false)));
+  try {
+    return await Promise.race([promise.then(() => true), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('FaultProxy', () => {
   const scope = useScope();
 
@@ -275,6 +286,46 @@ describe('FaultProxy', () => {
       await client.closed();
       expect(client.error?.code).toBe('ECONNRESET');
       await upstream.closed();
+      expect(proxy.connections).toBe(0);
+    });
+
+    it('resetPeers() just as a held FIN is delivered (the client socket mid-shutdown): resolves, and close() leaves nothing', async () => {
+      const { proxy, client, upstream } = await setup();
+      proxy.downstream.stalled = true;
+      upstream.socket.end('bye\n');
+      await queued(proxy, 0, 4);
+      // The server's FIN is held behind its bytes (queued as a null chunk): wait until the proxy has read it.
+      const links = (proxy as unknown as { links: Set<{ downstream: { queue: { chunk: Buffer | null }[] } }> }).links;
+      for (
+        let turn = 0;
+        ![...links].some((link) => link.downstream.queue.some((item) => item.chunk === null));
+        turn++
+      ) {
+        if (turn > 10_000) throw new Error('the FIN never reached the proxy');
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      proxy.downstream.stalled = false; // delivers the bytes and the FIN: end() on the client socket, shutdown pending
+      expect(await settlesWithin(proxy.resetPeers(), 2000)).toBe(true); // in the same tick: the reset meets that shutdown
+      expect(await settlesWithin(proxy.close(), 2000)).toBe(true);
+      expect(proxy.connections).toBe(0);
+      await client.closed();
+    });
+
+    it('close() after limitBytes was reached toward a client that does not read: resolves, and nothing is left', async () => {
+      const size = 48 * 1024 * 1024; // far above loopback socket buffers
+      const server = await TestServer.start({ handler: (socket) => socket.write(Buffer.alloc(size, 0x61)) });
+      scope.defer(() => server.stop());
+      const proxy = await FaultProxy.start(server.endpoint);
+      scope.defer(() => proxy.close());
+      proxy.downstream.stalled = true;
+      const client = net.connect(proxy.endpoint);
+      client.on('error', () => undefined);
+      client.pause(); // never reads
+      scope.defer(() => client.destroy());
+      await until(proxy, 'read', () => proxy.stats().downstream.readBytes === size);
+      proxy.downstream.limitBytes = size - 8 * 1024 * 1024;
+      proxy.downstream.stalled = false; // writes up to the limit, then ends the client socket: a flush that never completes
+      expect(await settlesWithin(proxy.close(), 2000)).toBe(true);
       expect(proxy.connections).toBe(0);
     });
 
