@@ -65,6 +65,15 @@ describe('review: late replies and exclusive leases', () => {
     return p;
   }
 
+  /** A pool request for `slow`, aborted once the server holds it: its reply is still due. */
+  async function abortAfterWritten(p: ConnectionPool, upstream: { held: Socket[] }): Promise<void> {
+    const controller = new AbortController();
+    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
+    await eventually(() => upstream.held.length === 1);
+    controller.abort();
+    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+  }
+
   /** What the borrower reads first after writing `ping`: its own reply, or something meant for someone else. */
   async function firstRead(socket: Socket): Promise<string> {
     const first = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
@@ -107,11 +116,7 @@ describe('review: late replies and exclusive leases', () => {
     const p = pool({ ...upstream.endpoint });
     await p.open();
     const before = p.connections[0].socket;
-    const controller = new AbortController();
-    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
-    await eventually(() => upstream.held.length === 1);
-    controller.abort();
-    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+    await abortAfterWritten(p, upstream);
     expect(p.stats()).toMatchObject({ idle: 1, pendingRequests: 1 });
     expect(p.tryAcquire()).toBeUndefined();
     const lease = await p.acquire({ timeoutMillis: 2000 });
@@ -125,11 +130,7 @@ describe('review: late replies and exclusive leases', () => {
     const p = pool({ ...upstream.endpoint });
     await p.open();
     const before = p.connections[0].socket;
-    const controller = new AbortController();
-    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
-    await eventually(() => upstream.held.length === 1);
-    controller.abort();
-    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+    await abortAfterWritten(p, upstream);
     const read = new Promise((resolve) => p.connections[0].socket!.once('data', resolve));
     upstream.release();
     await read;
@@ -178,11 +179,7 @@ describe('review: late replies and exclusive leases', () => {
     const upstream = await server();
     const p = pool({ ...upstream.endpoint });
     await p.open();
-    const controller = new AbortController();
-    const aborted = outcome(p.request('slow\n', { signal: controller.signal }));
-    await eventually(() => upstream.held.length === 1);
-    controller.abort();
-    expect(await aborted).toBe('ERR_REQUEST_ABORTED');
+    await abortAfterWritten(p, upstream);
     const shared = p.request('after\n');
     upstream.release();
     expect((await shared).toString()).toBe('reply:after');

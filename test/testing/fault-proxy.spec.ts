@@ -6,6 +6,7 @@ import { FaultProxy, TestServer, echo, refusedPort, silent, type ConnectionHandl
 import { next, until } from '../helpers/events.js';
 import { useScope } from '../helpers/resources.js';
 import { selfSigned } from '../helpers/tls.js';
+import { within } from '../review/review-helpers.js';
 import { Peer } from './peer.js';
 
 /** A byte pattern whose order is checkable: position i holds i mod 251 (a prime, so no short period). */
@@ -25,17 +26,6 @@ function invalidOptions(fn: () => unknown, option: string): void {
   expect(caught).toBeInstanceOf(ConnmanError);
   expect(caught).toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
   expect((caught as Error).message).toContain(`'${option}'`);
-}
-
-/** True if `promise` settles within `millis` (its bound's timer cleared either way). */
-async function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, millis, false)));
-  try {
-    return await Promise.race([promise.then(() => true), bound]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('FaultProxy', () => {
@@ -305,8 +295,8 @@ describe('FaultProxy', () => {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       proxy.downstream.stalled = false; // delivers the bytes and the FIN: end() on the client socket, shutdown pending
-      expect(await settlesWithin(proxy.resetPeers(), 2000)).toBe(true); // in the same tick: the reset meets that shutdown
-      expect(await settlesWithin(proxy.close(), 2000)).toBe(true);
+      expect(await within(proxy.resetPeers(), 2000)).toBe(true); // in the same tick: the reset meets that shutdown
+      expect(await within(proxy.close(), 2000)).toBe(true);
       expect(proxy.connections).toBe(0);
       await client.closed();
     });
@@ -325,7 +315,7 @@ describe('FaultProxy', () => {
       await until(proxy, 'read', () => proxy.stats().downstream.readBytes === size);
       proxy.downstream.limitBytes = size - 8 * 1024 * 1024;
       proxy.downstream.stalled = false; // writes up to the limit, then ends the client socket: a flush that never completes
-      expect(await settlesWithin(proxy.close(), 2000)).toBe(true);
+      expect(await within(proxy.close(), 2000)).toBe(true);
       expect(proxy.connections).toBe(0);
     });
 
