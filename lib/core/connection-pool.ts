@@ -126,6 +126,8 @@ export class Slot {
   validationTimer: NodeJS.Timeout | undefined = undefined;
   /** Counts validations, so that a late outcome of an abandoned one is ignored. */
   validationToken = 0;
+  /** Re-offers it when the late replies due on it are past their deadlines. */
+  lateTimer: NodeJS.Timeout | undefined = undefined;
   /** A heartbeat is in flight: not lent meanwhile. */
   heartbeat = false;
   /** First connect attempt still in flight. */
@@ -464,6 +466,8 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     if (this.waitList.size === 0 && this.lendsAtOnce) {
       const slot = this.takeIdle();
       if (slot !== undefined) return Promise.resolve(this.lend(slot, undefined, undefined));
+      // Taking an idle connection can run user code (a reset's callbacks), which may close the pool.
+      if (this.poolState !== 'open') return Promise.reject(this.closedError());
     }
     if (this.waitList.size >= this.options.maxWaitingClients) {
       return Promise.reject(
@@ -974,9 +978,12 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       return;
     }
     this.idle.remove(slot);
+    clearTimeout(slot.lateTimer);
+    slot.lateTimer = undefined;
     if (wasConnected) {
       // Lost young: the peer drops what it accepts; the next new connection waits out the create backoff.
-      if (Date.now() - slot.upSince < this.options.connection.backoff.resetAfterMillis) {
+      // (Not when the pool reconnected it itself: that says nothing of the peer.)
+      if (!conn.recycling && Date.now() - slot.upSince < this.options.connection.backoff.resetAfterMillis) {
         this.nextCreateAt = Math.max(this.nextCreateAt, Date.now() + this.createBackoff.next());
       }
       this.fire('reset', error, conn);
@@ -999,7 +1006,10 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       }
     } else if (
       !slot.pinned &&
-      (slot.lease !== undefined || slot.expired || this.slots.size > this.options.min || this.poolState !== 'open')
+      (slot.lease !== undefined ||
+        slot.expired ||
+        (this.slots.size > this.options.min && !conn.recycling) ||
+        this.poolState !== 'open')
     ) {
       // Never hand a connection that reset under a borrower to anyone else: replace it.
       this.retire(slot, error);
@@ -1144,10 +1154,20 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     const conn = slot.conn;
     if (conn.awaitingReplies === 0) return true;
     if (conn.unanswered !== 0) return false;
-    conn.reset(
+    const wait = conn.lateRepliesDueWithinMillis();
+    if (wait > 0) {
+      // Still within their requests' deadlines: they will most likely come (offered again once read).
+      slot.lateTimer ??= setTimeout(() => {
+        slot.lateTimer = undefined;
+        if (!slot.retired && slot.lease === undefined && !slot.validating && !slot.inIdle) this.offer(slot);
+      }, wait);
+      return false;
+    }
+    // Past their deadlines: nobody waits for them. Reconnected at once (not a failure of the peer).
+    conn.recycle(
       new ConnmanError(
         'ERR_CONNECTION_CLOSED',
-        `Replies of requests that timed out or were aborted were still due on ${describeEndpoint(conn.endpoint)}; the connection is reset before it is lent, so that its borrower never reads them.`,
+        `Replies of requests that timed out or were aborted were still due on ${describeEndpoint(conn.endpoint)} past their deadlines; the connection is reconnected before it is lent, so that its borrower never reads them.`,
         { pool: this.name },
       ),
     );
@@ -1370,6 +1390,8 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     slot.retired = true;
     clearTimeout(slot.lifetimeTimer);
     slot.lifetimeTimer = undefined;
+    clearTimeout(slot.lateTimer);
+    slot.lateTimer = undefined;
     if (slot.validating) this.abandonValidation(slot);
     const lease = slot.lease;
     if (lease !== undefined && lease.leakTimer !== undefined) {

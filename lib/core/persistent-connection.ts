@@ -338,6 +338,8 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
   corked = false;
   /** Requests (and heartbeat probes) written and not yet settled: the in-flight queue less its settled entries. */
   private unsettled = 0;
+  /** @internal True while {@link recycle} reports its reset (the loss is not the peer's doing). */
+  recycling = false;
   /**
    * @internal Called each time the last unsettled request settles, and each
    * time the last late reply is read (set by the pool that owns the connection).
@@ -585,6 +587,20 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
           { pool: this.context.pool },
         ),
     );
+  }
+
+  /**
+   * @internal Resets the connection for a reason that says nothing of the
+   * peer (the pool wants a clean connection): reported like any reset, then
+   * reconnected at once, without growing the backoff.
+   */
+  recycle(error: Error): void {
+    this.recycling = true;
+    try {
+      this.reset(error);
+    } finally {
+      this.recycling = false;
+    }
   }
 
   /**
@@ -1117,16 +1133,25 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     this.heartbeatTimer = setTimeout(onHeartbeatTimeout, timeout, this);
   }
 
-  /** How long the unsettled requests in flight may still wait for their replies (0 if none). */
+  /**
+   * How long the replies in flight may still be waited for: the latest
+   * deadline of the requests written and not yet answered (late replies of
+   * settled ones included, until their own deadline), from now; 0 if none.
+   */
   private repliesAheadMillis(): number {
-    if (this.unsettled === 0) return 0;
+    if (this.inflight.size === 0) return 0;
     const now = performance.now();
     let latest = now;
     for (const entry of this.inflight.entries()) {
       const deadline = (entry as Partial<Request<F>>).deadline;
-      if (!entry.settled && deadline !== undefined && deadline > latest) latest = deadline;
+      if (deadline !== undefined && deadline > latest) latest = deadline;
     }
     return Math.ceil(latest - now);
+  }
+
+  /** @internal How long late replies (of settled requests) may still come, by their requests' deadlines; 0 if past. */
+  lateRepliesDueWithinMillis(): number {
+    return this.repliesAheadMillis();
   }
 
   /** @internal The heartbeat's answer came. */
@@ -1287,7 +1312,7 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     this.failure = error;
     this.connectionState = 'backoff';
     if (wasConnected) {
-      if (Date.now() - this.connectedAt >= this.options.backoff.resetAfterMillis) {
+      if (this.recycling || Date.now() - this.connectedAt >= this.options.backoff.resetAfterMillis) {
         this.backoff.reset();
         this.hurried = false;
       }
@@ -1310,7 +1335,8 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     }
     this.owner?.connectionDown(this, error, wasConnected, endpoint);
     if (this.connectionState !== 'backoff') return; // disconnected by a callback or the owner
-    this.scheduleRetry(wasConnected, synchronousFailure);
+    if (this.recycling) this.armRetry(0);
+    else this.scheduleRetry(wasConnected, synchronousFailure);
   }
 
   /** Several addresses that all failed (autoSelectFamily) become one typed error that keeps them. */

@@ -81,49 +81,60 @@ describe('review: late replies and exclusive leases', () => {
     return first;
   }
 
-  it.each([
-    ['aborted', {}],
-    ['timed out, with resetOnRequestTimeout false', { resetOnRequestTimeout: false }],
-  ])(
-    'a request %s after it was written: a waiting acquire gets the connection reset first, and never sees the late reply',
-    async (_how, extra) => {
-      const upstream = await server();
-      const p = pool({ ...upstream.endpoint, ...extra });
-      await p.open();
-      const before = p.connections[0].socket;
-      const resets: string[] = [];
-      p.on('reset', (error) => void resets.push(error.message));
-      const controller = new AbortController();
-      const aborted = 'resetOnRequestTimeout' in extra ? undefined : controller;
-      const request = outcome(p.request('slow\n', aborted ? { signal: aborted.signal } : { timeoutMillis: 50 }));
-      await eventually(() => upstream.held.length === 1);
-      const waiting = p.acquire({ timeoutMillis: 5000 });
-      aborted?.abort();
-      expect(await request).toBe(aborted ? 'ERR_REQUEST_ABORTED' : 'ERR_REQUEST_TIMEOUT');
-      // Nobody waits for the late reply: the connection is reset, and lent once connected anew.
-      const lease = await waiting;
-      expect(lease.socket).not.toBe(before);
-      expect(resets).toEqual([expect.stringContaining('still due')]);
-      upstream.release(); // too late: written to the old connection, which is closed
-      expect(await firstRead(lease.socket)).toBe('reply:ping\n');
-      lease.release();
-      expect(p.stats()).toMatchObject({ leased: 0, waiting: 0, pendingRequests: 0 });
-    },
-  );
-
-  it('a late reply still due on an idle connection: acquire() resets it first, tryAcquire() lends nothing', async () => {
+  it('a request aborted after it was written: a waiting acquire gets the connection once the late reply was read, with no reset, and never sees it', async () => {
     const upstream = await server();
     const p = pool({ ...upstream.endpoint });
     await p.open();
     const before = p.connections[0].socket;
+    const resets: Error[] = [];
+    p.on('reset', (error) => void resets.push(error));
     await abortAfterWritten(p, upstream);
-    expect(p.stats()).toMatchObject({ idle: 1, pendingRequests: 1 });
+    const waiting = p.acquire({ timeoutMillis: 5000 });
     expect(p.tryAcquire()).toBeUndefined();
-    const lease = await p.acquire({ timeoutMillis: 2000 });
-    expect(lease.socket).not.toBe(before);
+    expect(await within(waiting, 100)).toBe(false); // the late reply is due within its request's deadline
+    upstream.release();
+    const lease = await waiting;
+    expect(lease.socket).toBe(before);
     expect(await firstRead(lease.socket)).toBe('reply:ping\n');
     lease.release();
+    expect(resets).toEqual([]);
+    expect(p.stats()).toMatchObject({ leased: 0, waiting: 0, pendingRequests: 0 });
   });
+
+  it.each([
+    ['aborted, its reply not come by its deadline', {}],
+    ['timed out, with resetOnRequestTimeout false', { resetOnRequestTimeout: false }],
+  ])(
+    'a request %s: a waiting acquire gets the connection reconnected at once, without backoff, and never sees the reply',
+    async (_how, extra) => {
+      const upstream = await server();
+      // Default backoff (a 100 ms floor, doubling): a reconnect that waited it out would show.
+      const p = new ConnectionPool({ name: 'late', ...upstream.endpoint, min: 1, max: 1, framing: lines(), ...extra });
+      scope.defer(() => p.close({ timeoutMillis: 0 }));
+      await p.open();
+      const resets: string[] = [];
+      p.on('reset', (error) => void resets.push(error.message));
+      for (let round = 1; round <= 4; round++) {
+        const before = p.connections[0].socket;
+        const controller = new AbortController();
+        const options =
+          'resetOnRequestTimeout' in extra ? { timeoutMillis: 50 } : { signal: controller.signal, timeoutMillis: 50 };
+        const request = outcome(p.request('slow\n', options));
+        await eventually(() => upstream.held.length === 1);
+        controller.abort();
+        expect(['ERR_REQUEST_ABORTED', 'ERR_REQUEST_TIMEOUT']).toContain(await request);
+        const lease = await p.acquire({ timeoutMillis: 5000 });
+        expect(lease.socket).not.toBe(before);
+        expect(p.connections[0].failedAttempts).toBe(0); // not counted as a failure of the peer
+        upstream.release(); // too late: written to the old connection, which is closed
+        expect(await firstRead(lease.socket)).toBe('reply:ping\n');
+        lease.release();
+        expect(resets).toHaveLength(round);
+        expect(resets[round - 1]).toContain('past their deadlines');
+      }
+      expect(p.stats()).toMatchObject({ size: 1, leased: 0, waiting: 0, pendingRequests: 0 });
+    },
+  );
 
   it('a late reply read before anyone borrows: the connection is lent as it is, with no reset', async () => {
     const upstream = await server();
@@ -151,13 +162,27 @@ describe('review: late replies and exclusive leases', () => {
     await eventually(() => upstream.held.length === 1);
     controller.abort();
     expect(await request).toBe('ERR_REQUEST_ABORTED');
-    const before = first.socket;
     first.release();
-    const lease = await p.acquire({ timeoutMillis: 5000 });
-    expect(lease.socket).not.toBe(before);
+    const next = p.acquire({ timeoutMillis: 5000 });
+    expect(await within(next, 100)).toBe(false);
     upstream.release();
+    const lease = await next;
     expect(await firstRead(lease.socket)).toBe('reply:ping\n');
     lease.release();
+  });
+
+  it('close() from a reset handler while acquire() takes a connection: the acquire rejects with ERR_POOL_CLOSED at once', async () => {
+    const upstream = await server();
+    const p = pool({ ...upstream.endpoint, resetOnRequestTimeout: false });
+    await p.open();
+    expect(await outcome(p.request('slow\n', { timeoutMillis: 30 }))).toBe('ERR_REQUEST_TIMEOUT');
+    const closing: Promise<void>[] = [];
+    p.once('reset', () => void closing.push(p.close()));
+    // The late reply is past its deadline: taking the connection reconnects it, whose reset closes the pool.
+    const acquired = outcome(p.acquire({ timeoutMillis: 3000 }));
+    expect(await within(acquired, 200)).toBe(true);
+    expect(await acquired).toBe('ERR_POOL_CLOSED');
+    await Promise.all(closing);
   });
 
   it('requests made on a connection directly (pick().request()) keep it from being lent until they settle', async () => {
@@ -277,6 +302,24 @@ describe('review: late replies and exclusive leases', () => {
     await delay(200); // several heartbeat intervals pass while the reply is held
     upstream.release();
     expect((await slow).toString()).toBe('reply:slow (late)');
+    expect(resets).toEqual([]);
+  });
+
+  it('a heartbeat behind the late reply of an aborted request waits for that reply within its deadline', async () => {
+    const upstream = await server();
+    const p = pool({
+      ...upstream.endpoint,
+      heartbeat: { intervalMillis: 30, payload: 'hb\n', timeoutMillis: 30 },
+      requestTimeoutMillis: 2000,
+    });
+    await p.open();
+    const resets: Error[] = [];
+    p.on('reset', (error) => void resets.push(error));
+    await abortAfterWritten(p, upstream);
+    await delay(150); // heartbeats go out behind the late reply
+    const fast = p.request('fast\n');
+    upstream.release();
+    expect((await fast).toString()).toBe('reply:fast');
     expect(resets).toEqual([]);
   });
 
