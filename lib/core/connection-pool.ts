@@ -126,8 +126,6 @@ export class Slot {
   validationTimer: NodeJS.Timeout | undefined = undefined;
   /** Counts validations, so that a late outcome of an abandoned one is ignored. */
   validationToken = 0;
-  /** Re-offers it when the late replies due on it are past their deadlines. */
-  lateTimer: NodeJS.Timeout | undefined = undefined;
   /** A heartbeat is in flight: not lent meanwhile. */
   heartbeat = false;
   /** First connect attempt still in flight. */
@@ -978,8 +976,6 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
       return;
     }
     this.idle.remove(slot);
-    clearTimeout(slot.lateTimer);
-    slot.lateTimer = undefined;
     if (wasConnected) {
       // Lost young: the peer drops what it accepts; the next new connection waits out the create backoff.
       // (Not when the pool reconnected it itself: that says nothing of the peer.)
@@ -1148,26 +1144,19 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    * on it directly (`pick().request()`) keep it back until they settle (it
    * is offered again then). Only late replies left (of requests that timed
    * out or were aborted after they were written): nobody waits for them, so
-   * the connection is reset (nothing is lost) and offered again once back.
+   * the connection is reconnected at once (nothing is lost) and offered
+   * again once back.
    */
   private lendable(slot: Slot): boolean {
     const conn = slot.conn;
     if (conn.awaitingReplies === 0) return true;
     if (conn.unanswered !== 0) return false;
-    const wait = conn.lateRepliesDueWithinMillis();
-    if (wait > 0) {
-      // Still within their requests' deadlines: they will most likely come (offered again once read).
-      slot.lateTimer ??= setTimeout(() => {
-        slot.lateTimer = undefined;
-        if (!slot.retired && slot.lease === undefined && !slot.validating && !slot.inIdle) this.offer(slot);
-      }, wait);
-      return false;
-    }
-    // Past their deadlines: nobody waits for them. Reconnected at once (not a failure of the peer).
+    // A borrower is asking now, and nobody waits for those replies: reconnected at once (without
+    // backoff: not a failure of the peer), rather than making the borrower wait for them.
     conn.recycle(
       new ConnmanError(
         'ERR_CONNECTION_CLOSED',
-        `Replies of requests that timed out or were aborted were still due on ${describeEndpoint(conn.endpoint)} past their deadlines; the connection is reconnected before it is lent, so that its borrower never reads them.`,
+        `Late replies of requests that timed out or were aborted were still due on ${describeEndpoint(conn.endpoint)}; the connection is reconnected before it is lent, so that its borrower never reads them.`,
         { pool: this.name },
       ),
     );
@@ -1390,8 +1379,6 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     slot.retired = true;
     clearTimeout(slot.lifetimeTimer);
     slot.lifetimeTimer = undefined;
-    clearTimeout(slot.lateTimer);
-    slot.lateTimer = undefined;
     if (slot.validating) this.abandonValidation(slot);
     const lease = slot.lease;
     if (lease !== undefined && lease.leakTimer !== undefined) {

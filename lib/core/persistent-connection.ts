@@ -1149,11 +1149,6 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     return Math.ceil(latest - now);
   }
 
-  /** @internal How long late replies (of settled requests) may still come, by their requests' deadlines; 0 if past. */
-  lateRepliesDueWithinMillis(): number {
-    return this.repliesAheadMillis();
-  }
-
   /** @internal The heartbeat's answer came. */
   heartbeatAnswered(): void {
     if (!this.heartbeatInFlight) return;
