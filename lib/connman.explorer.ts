@@ -40,8 +40,6 @@ interface PoolHandlers {
 export class ConnmanExplorer implements OnModuleInit {
   private readonly logger: ConnmanLogger;
   private readonly removers: (() => void)[] = [];
-  /** Provider tokens of the application, while binding. */
-  private providedTokens: Set<unknown> | undefined;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -55,11 +53,10 @@ export class ConnmanExplorer implements OnModuleInit {
   onModuleInit(): void {
     const perPool = new Map<ConnectionPool, PoolHandlers>();
     const providers = this.discovery.getProviders();
-    this.providedTokens = new Set(providers.map((wrapper) => wrapper.token));
+    const tokens = new Set(providers.map((wrapper) => wrapper.token));
     for (const wrapper of [...providers, ...this.discovery.getControllers()]) {
-      this.collect(wrapper, perPool);
+      this.collect(wrapper, perPool, tokens);
     }
-    this.providedTokens = undefined;
     for (const [pool, handlers] of perPool) this.removers.push(pool.addHandlers(toCallbacks(handlers)));
   }
 
@@ -68,7 +65,7 @@ export class ConnmanExplorer implements OnModuleInit {
     for (const remove of this.removers.splice(0)) remove();
   }
 
-  private collect(wrapper: InstanceWrapper, perPool: Map<ConnectionPool, PoolHandlers>): void {
+  private collect(wrapper: InstanceWrapper, perPool: Map<ConnectionPool, PoolHandlers>, tokens: Set<unknown>): void {
     // Aliases (useExisting) point at an instance found on its own: binding it twice would double every event.
     if (wrapper.isAlias) return;
     const instance = wrapper.instance as Record<string, unknown> | undefined;
@@ -95,7 +92,7 @@ export class ConnmanExplorer implements OnModuleInit {
     for (const [method, metas] of methods) {
       for (const meta of metas) {
         const where = `${className}.${method}()`;
-        for (const pool of this.poolsFor(meta, where)) {
+        for (const pool of this.poolsFor(meta, where, tokens)) {
           const handlers = perPool.get(pool) ?? { connect: [], data: [], reset: [] };
           perPool.set(pool, handlers);
           handlers[meta.event].push(this.wrap(instance, method, meta, where));
@@ -104,14 +101,15 @@ export class ConnmanExplorer implements OnModuleInit {
     }
   }
 
-  private poolsFor(meta: HandlerMetadata, where: string): ConnectionPool[] {
+  /** The pools `meta` binds to; `tokens` are the application's provider tokens. */
+  private poolsFor(meta: HandlerMetadata, where: string, tokens: Set<unknown>): ConnectionPool[] {
     if (meta.pool === undefined) return this.connman.poolNames.map((name) => this.connman.getPool(name));
     try {
       return [this.connman.getPool(meta.pool)];
     } catch (error) {
       // Its token is provided, but by something else than ConnmanModule (a test's overrideProvider
       // replaced a registerPool pool): there is no pool of ours to bind to, and that is not a mistake.
-      if (this.providedTokens?.has(getPoolToken(meta.pool))) return [];
+      if (tokens.has(getPoolToken(meta.pool))) return [];
       throw new ConnmanError(
         'ERR_UNKNOWN_POOL',
         messages.unknownHandlerPool(where, meta.pool, isError(error) ? error.message : String(error)),

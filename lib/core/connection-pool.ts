@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { Backoff } from './backoff.js';
 import { acquireTimeoutChannel, acquireTracing, leakChannel, payloadBytes, requestTracing } from './diagnostics.js';
 import { ConnmanError, describeError, isError, toError } from './errors.js';
-import { OptionReader, checkEndpoint, describeEndpoint } from './options.js';
+import { OptionReader, checkEndpoint, describeEndpoint, isOptionBag } from './options.js';
 import { Timekeeper, promiseOf } from './pending.js';
 import {
   PersistentConnection,
@@ -1133,7 +1133,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     let slot: Slot | undefined;
     while ((slot = this.fifo ? idle.head : idle.tail) !== undefined) {
       idle.remove(slot);
-      if (slot.conn.checkSocket() && (slot.conn.awaitingReplies === 0 || this.lendable(slot))) return slot;
+      if (slot.conn.checkSocket() && (slot.conn.pendingRequests === 0 || this.lendable(slot))) return slot;
     }
     return undefined;
   }
@@ -1149,7 +1149,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
    */
   private lendable(slot: Slot): boolean {
     const conn = slot.conn;
-    if (conn.awaitingReplies === 0) return true;
+    if (conn.pendingRequests === 0) return true;
     if (conn.unanswered !== 0) return false;
     // A borrower is asking now, and nobody waits for those replies: reconnected at once (without
     // backoff: not a failure of the peer), rather than making the borrower wait for them.
@@ -1600,7 +1600,7 @@ export class ConnectionPool<F = Buffer> extends EventEmitter<PoolEvents<F>> {
     this.pump();
   }
 
-  /** The last unsettled request on `slot` settled, or its last late reply was read: it may be lent again, retired (expired), or closed. */
+  /** The last unsettled request on `slot` settled: it may be lent again, retired (expired), or closed. */
   private drainedOf(slot: Slot): void {
     if (slot.retired || this.poolState !== 'open') return this.checkDrained();
     if (slot.lease !== undefined || slot.validating || slot.heartbeat || slot.inIdle || !slot.conn.connected) return;
@@ -1728,7 +1728,7 @@ function safeBytes(payload: unknown): number {
  */
 export function closeTimeoutOf(options: unknown, call: string, pool?: string): number {
   const scope = pool === undefined ? call : `${call} of pool '${pool}'`;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+  if (!isOptionBag(options)) {
     throw new ConnmanError('ERR_INVALID_OPTIONS', `Invalid options for ${scope}: expected an object.`, { pool });
   }
   const reader = new OptionReader(scope, options, pool);

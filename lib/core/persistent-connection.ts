@@ -340,10 +340,7 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
   private unsettled = 0;
   /** @internal True while {@link recycle} reports its reset (the loss is not the peer's doing). */
   recycling = false;
-  /**
-   * @internal Called each time the last unsettled request settles, and each
-   * time the last late reply is read (set by the pool that owns the connection).
-   */
+  /** @internal Called each time the last unsettled request settles (set by the pool that owns the connection). */
   onDrained: (() => void) | undefined = undefined;
   private closed: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
@@ -427,7 +424,12 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
     return this.backoff.attempts;
   }
 
-  /** Requests written and not yet answered (a heartbeat in flight included). */
+  /**
+   * Requests written and not yet answered (a heartbeat in flight included,
+   * and requests that timed out or were aborted while their late replies may
+   * still come). A pool lends a connection only when this is 0, so that a
+   * borrower never reads a reply meant for someone else.
+   */
   get pendingRequests(): number {
     return this.inflight.size;
   }
@@ -926,11 +928,7 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
         }
         if (reply) {
           this.inflight.shift();
-          if (head.settled) {
-            // The late reply of a request that timed out or was aborted: read and dropped. Once the
-            // last one is read, nothing meant for someone else can arrive: the pool may lend it.
-            if (this.inflight.size === 0 && this.unsettled === 0) this.onDrained?.();
-          } else head.answer(frame);
+          head.answer(frame); // a request that timed out or was aborted drops its late reply
           if (this.live !== socket) return false;
           continue;
         }
@@ -1017,16 +1015,6 @@ export class PersistentConnection<F = Buffer> extends EventEmitter<ConnectionEve
   /** @internal Requests written and not yet settled (what a pool waits for before retiring or closing). */
   get unanswered(): number {
     return this.unsettled;
-  }
-
-  /**
-   * @internal Replies still to read: unsettled requests, and requests that
-   * timed out or were aborted after they were written, whose late replies
-   * may still come. A pool lends a connection only when this is 0, so that a
-   * borrower never reads a reply meant for someone else.
-   */
-  get awaitingReplies(): number {
-    return this.inflight.size;
   }
 
   /** @internal `host:port`, for request messages. */

@@ -21,14 +21,21 @@ describe('review: late replies and exclusive leases', () => {
    * held until the test releases it (and every later line waits behind it),
    * `mute` is never answered, anything else `q` is answered `reply:q`.
    */
-  async function server(): Promise<{ endpoint: { host: string; port: number }; held: Socket[]; release(): void }> {
+  async function server(): Promise<{
+    endpoint: { host: string; port: number };
+    held: Socket[];
+    seen: string[];
+    release(): void;
+  }> {
     const held: Socket[] = [];
+    const seen: string[] = [];
     const backlog = new Map<Socket, string[]>();
     const answer = (socket: Socket, line: string): void => {
       if (line !== 'mute' && !socket.destroyed) socket.write(`reply:${line}\n`);
     };
     const upstream = await TestServer.start({
       handler: lineHandler((line, socket) => {
+        seen.push(line);
         const waiting = backlog.get(socket);
         if (waiting !== undefined) waiting.push(line);
         else if (line === 'slow') {
@@ -41,6 +48,7 @@ describe('review: late replies and exclusive leases', () => {
     return {
       endpoint: upstream.endpoint,
       held,
+      seen,
       release: () => {
         for (const socket of held.splice(0)) {
           if (!socket.destroyed) socket.write('reply:slow (late)\n');
@@ -282,8 +290,12 @@ describe('review: late replies and exclusive leases', () => {
     lease.release();
   });
 
-  it('a heartbeat behind a slow reply waits for that reply within its deadline: the connection stays', async () => {
-    const upstream = await server();
+  /**
+   * A pool heartbeating every 30 ms (30 ms to answer) whose requests have 2 s, and the resets it
+   * reports; `behind()` waits until a heartbeat has reached the server behind the held reply, then
+   * lets well over the probe's own 30 ms pass: that span is what is under test (no reset in it).
+   */
+  async function heartbeating(upstream: Awaited<ReturnType<typeof server>>) {
     const p = pool({
       ...upstream.endpoint,
       heartbeat: { intervalMillis: 30, payload: 'hb\n', timeoutMillis: 30 },
@@ -292,9 +304,19 @@ describe('review: late replies and exclusive leases', () => {
     await p.open();
     const resets: Error[] = [];
     p.on('reset', (error) => void resets.push(error));
+    const behind = async (): Promise<void> => {
+      await eventually(() => upstream.seen.includes('hb'));
+      await delay(100);
+    };
+    return { p, resets, behind };
+  }
+
+  it('a heartbeat behind a slow reply waits for that reply within its deadline: the connection stays', async () => {
+    const upstream = await server();
+    const { p, resets, behind } = await heartbeating(upstream);
     const slow = p.request('slow\n');
     await eventually(() => upstream.held.length === 1);
-    await delay(200); // several heartbeat intervals pass while the reply is held
+    await behind();
     upstream.release();
     expect((await slow).toString()).toBe('reply:slow (late)');
     expect(resets).toEqual([]);
@@ -302,16 +324,9 @@ describe('review: late replies and exclusive leases', () => {
 
   it('a heartbeat behind the late reply of an aborted request waits for that reply within its deadline', async () => {
     const upstream = await server();
-    const p = pool({
-      ...upstream.endpoint,
-      heartbeat: { intervalMillis: 30, payload: 'hb\n', timeoutMillis: 30 },
-      requestTimeoutMillis: 2000,
-    });
-    await p.open();
-    const resets: Error[] = [];
-    p.on('reset', (error) => void resets.push(error));
+    const { p, resets, behind } = await heartbeating(upstream);
     await abortAfterWritten(p, upstream);
-    await delay(150); // heartbeats go out behind the late reply
+    await behind();
     const fast = p.request('fast\n');
     upstream.release();
     expect((await fast).toString()).toBe('reply:fast');

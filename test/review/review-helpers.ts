@@ -22,7 +22,10 @@ export async function outcome(promise: Promise<unknown>): Promise<string> {
   );
 }
 
-/** Resolves after `millis` (only where a test must let time pass: a lifetime, a reaper). */
+/**
+ * Resolves after `millis`: only where the span itself is under test (a deadline that must not
+ * fire within it), after waiting for the event that starts it; never to wait for an event.
+ */
 export function delay(millis: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, millis));
 }
